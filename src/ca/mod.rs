@@ -1,0 +1,1 @@
+//! The private service CA: root, name-constrained intermediate, leaves, CRL and inventory.

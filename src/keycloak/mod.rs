@@ -1,0 +1,1 @@
+//! Keycloak provisioning: read actual state, plan a typed diff, apply it.

@@ -1,0 +1,16 @@
+//! The security policy: one YAML file that describes how the stack is secured.
+//!
+//! Loading happens in two phases, as in cargo-deny: [`load`] parses the file
+//! into the spanned [`model::Policy`] (structural errors, exit 2), then
+//! [`check`] validates meaning and collects every finding with its position
+//! (exit 1 on errors). Consumers read defaults through [`defaults`].
+
+pub mod check;
+pub mod defaults;
+pub mod load;
+pub mod model;
+pub mod span;
+
+pub use load::{load, LoadError, LoadedPolicy, Source};
+pub use model::Policy;
+pub use span::{Span, Spanned};

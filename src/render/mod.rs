@@ -1,0 +1,1 @@
+//! Rendering every config (nginx, ModSecurity/CRS, Redis, Compose, backend module) from Tera templates.
