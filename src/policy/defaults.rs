@@ -148,3 +148,31 @@ impl Policy {
         self.flows.iter().filter(move |f| f.to.value == to)
     }
 }
+
+/// Deploy roots with defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployPaths {
+    /// Rendered output root.
+    pub config_dir: String,
+    /// PKI root.
+    pub pki_dir: String,
+    /// Runtime state root.
+    pub state_dir: String,
+    /// Secret files root.
+    pub secrets_dir: String,
+}
+
+impl Policy {
+    /// Deploy roots: explicit, or the Compose defaults.
+    pub fn deploy_paths(&self) -> DeployPaths {
+        let get = |f: fn(&Deploy) -> &Option<SString>, d: &str| {
+            self.deploy.as_ref().and_then(|x| f(x).as_ref()).map(|v| v.value.clone()).unwrap_or_else(|| d.to_string())
+        };
+        DeployPaths {
+            config_dir: get(|d| &d.config_dir, "/etc/secctl"),
+            pki_dir: get(|d| &d.pki_dir, "/etc/secctl/pki"),
+            state_dir: get(|d| &d.state_dir, "/var/lib/secctl"),
+            secrets_dir: get(|d| &d.secrets_dir, "/run/secrets"),
+        }
+    }
+}

@@ -45,6 +45,24 @@ pub struct Policy {
     pub ca: Option<Ca>,
     /// Audit events and where they are shipped.
     pub audit: Option<Audit>,
+    /// Where rendered configs, certificates and runtime state live on the target hosts.
+    pub deploy: Option<Deploy>,
+}
+
+/// Paths on the hosts or containers that run the stack. Rendered configs refer to
+/// files through these roots, so the same policy renders for Compose (defaults) and,
+/// in a copy with other roots, for a loopback test stack.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// Where the rendered output directory is mounted. Default `/etc/secctl`.
+    pub config_dir: Option<SString>,
+    /// Where the PKI directory is mounted (layout in docs/ca.md). Default `/etc/secctl/pki`.
+    pub pki_dir: Option<SString>,
+    /// Writable runtime state (pid files, temp files, logs). Default `/var/lib/secctl`.
+    pub state_dir: Option<SString>,
+    /// Where secret files (Redis passwords) are mounted. Default `/run/secrets`.
+    pub secrets_dir: Option<SString>,
 }
 
 /// Project metadata.
