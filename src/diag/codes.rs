@@ -30,6 +30,12 @@ pub const CODES: &[(&str, &str)] = &[
     ("inline-secret", "A secret written into the policy instead of referenced."),
     ("route-without-flow", "A route whose upstream the gateway has no flow to."),
     ("unauthenticated-admin-route", "A route without auth whose path looks administrative."),
+    // Keycloak provisioning (`secctl keycloak plan|apply`, exit 2 before any call to Keycloak).
+    ("keycloak-insecure-redirect", "A client redirect URI or web origin that is not https in production."),
+    ("keycloak-wildcard-redirect", "A client redirect URI or web origin with a wildcard."),
+    ("keycloak-direct-grants-in-production", "The password grant enabled on a client in production."),
+    ("keycloak-fixtures-in-production", "Test users declared in a production policy."),
+    ("keycloak-unknown-tenant", "A fixture user whose tenant is not in `identity.tenants`."),
 ];
 
 /// The summary of a code, if it is registered.
