@@ -49,3 +49,6 @@ pub fn connect(id: &Identity, base_dir: &Path) -> Result<Admin> {
     }
     Admin::connect(Login { base, realm: id.admin_realm().to_string(), client_id: id.admin_client_id().to_string(), grant, ca_bundle })
 }
+
+#[cfg(test)]
+mod tests;
