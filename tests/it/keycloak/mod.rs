@@ -129,8 +129,8 @@ impl Drop for Keycloak {
 fn watchdog(pgid: u32) {
     use std::os::unix::process::CommandExt;
     let me = std::process::id();
-    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -s KILL -{pgid} 2>/dev/null");
-    let _ = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
+    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -9 -- -{pgid} 2>/dev/null");
+    let _ = Command::new("bash").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
 }
 
 pub fn tail(p: &Path) -> String {
