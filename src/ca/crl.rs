@@ -82,19 +82,24 @@ pub struct CrlInfo {
 /// Parses the first CRL in PEM text.
 pub fn parse(pem_text: &[u8]) -> Result<CrlInfo> {
     use rustls_pki_types::pem::PemObject;
-    use x509_parser::prelude::FromDer;
     let der = rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(pem_text)
         .next()
         .ok_or_else(|| anyhow!("no `-----BEGIN X509 CRL-----` block"))?
         .map_err(|e| anyhow!("damaged PEM ({e})"))?;
-    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der.as_ref()).map_err(|e| anyhow!("invalid CRL: {e}"))?;
+    parse_der(der.as_ref())
+}
+
+/// Parses a DER CRL.
+pub fn parse_der(der: &[u8]) -> Result<CrlInfo> {
+    use x509_parser::prelude::FromDer;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der).map_err(|e| anyhow!("invalid CRL: {e}"))?;
     let ts = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(|e| anyhow!("{e}"));
     Ok(CrlInfo {
         this_update: ts(crl.last_update().timestamp())?,
         next_update: crl.next_update().map(|t| ts(t.timestamp())).transpose()?,
         revoked: crl.iter_revoked_certificates().map(|r| super::certinfo::hex_colon(r.raw_serial())).collect(),
         issuer: crl.issuer().to_string(),
-        der: der.as_ref().to_vec(),
+        der: der.to_vec(),
     })
 }
 
