@@ -117,6 +117,16 @@ fn changed_role_and_client_field_show_exactly_those_and_unmanaged_fields_survive
     assert_eq!(plan["changes"][0]["fields"][0]["field"], "implicitFlowEnabled");
     apply(kc, &p2, &[]);
     assert_eq!(kc.get(&format!("/it-drift/clients/{uuid}")).unwrap()["implicitFlowEnabled"], json!(false));
+
+    // A user update is a merge-PUT too: the user keeps working (password, org, roles) afterwards.
+    let p3 = policy(dir.path(), &kc.url(), "it-drift", |t| t.replace("Read-only access", "Read only").replace("Acme web app (local)", "Acme web").replace("alice@tenant-a.example", "alice.new@tenant-a.example"));
+    let (c, plan) = plan_json(kc, &p3, &[]);
+    assert_eq!((c, plan["changes"].as_array().unwrap().len()), (1, 1), "{plan}");
+    assert_eq!((plan["changes"][0]["kind"].as_str(), plan["changes"][0]["fields"][0]["field"].as_str()), (Some("user"), Some("email")));
+    apply(kc, &p3, &[]);
+    assert_eq!(plan_json(kc, &p3, &[]).0, 0);
+    let claims = pyjwt_claims(&token(kc, &p3, &["--user", "alice"]), &format!("{}/realms/it-drift", kc.url()), "backend-api");
+    assert_eq!((claims["email"].as_str(), claims["organization"].clone()), (Some("alice.new@tenant-a.example"), json!(["tenant-a"])));
 }
 
 #[test]
