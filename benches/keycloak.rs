@@ -38,7 +38,7 @@ fn start(repo: &Path, log: &Path, password: &str) -> (Server, String) {
     let t = Instant::now();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
     while !http.get(format!("http://127.0.0.1:{mgmt}/health/ready")).send().is_ok_and(|r| r.status().is_success()) {
-        assert!(t.elapsed() < Duration::from_secs(300), "Keycloak not ready after 300 s");
+        assert!(t.elapsed() < Duration::from_secs(600), "Keycloak not ready after 600 s");
         std::thread::sleep(Duration::from_millis(500));
     }
     println!("keycloak started in {:.1} s", t.elapsed().as_secs_f64());

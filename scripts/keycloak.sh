@@ -63,11 +63,11 @@ case "${1:-}" in
     log="$CACHE/keycloak-$port.log"
     setsid bash "$0" run "$@" >"$log" 2>&1 &
     echo $! >"$CACHE/keycloak-$port.pid"
-    for _ in $(seq 1 240); do
+    for _ in $(seq 1 "${SECCTL_KEYCLOAK_READY_TIMEOUT:-600}"); do
       if curl -fsS "http://127.0.0.1:$mgmt/health/ready" >/dev/null 2>&1; then echo "keycloak ready on http://127.0.0.1:$port"; exit 0; fi
       sleep 1
     done
-    echo "keycloak did not become ready in 240 s; log: $log" >&2; exit 1 ;;
+    echo "keycloak did not become ready in ${SECCTL_KEYCLOAK_READY_TIMEOUT:-600} s; log: $log" >&2; exit 1 ;;
   stop)
     pidf="$CACHE/keycloak-$2.pid"
     if [ -f "$pidf" ]; then kill -- "-$(cat "$pidf")" 2>/dev/null || kill "$(cat "$pidf")" 2>/dev/null || true; rm -f "$pidf"; fi ;;
