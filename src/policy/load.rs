@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::diag::Diagnostic;
 
 use super::model::Policy;
+use super::node::{self, Node, Value};
+use super::{schema, validate};
 use super::span::Span;
 
 /// The text of a loaded file, kept for snippets in later diagnostics.
@@ -92,13 +94,74 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
             source: Some(source),
         });
     }
+    let tree = match node::parse(&source.text) {
+        Ok(t) => t,
+        Err(e) => return Err(LoadError { diagnostics: vec![saphyr_error(name, &e, &source.text)], source: Some(source) }),
+    };
+    if let Some(d) = version_problem(name, &tree) {
+        return Err(LoadError { diagnostics: vec![d], source: Some(source) });
+    }
+    let problems = validate::validate(name, &tree, &schema::policy_schema());
+    if !problems.is_empty() {
+        return Err(LoadError { diagnostics: problems, source: Some(source) });
+    }
+    // The tree matches the schema, so serde should accept it; if it still does not
+    // (a rule the schema cannot express), report serde's one error.
     match serde_saphyr::from_str_with_options::<Policy>(&source.text, options()) {
         Ok(p) => Ok((p, source)),
-        Err(e) => {
-            let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
-            let msg = e.without_snippet().to_string();
-            let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
-            Err(LoadError { diagnostics: vec![Diagnostic::error(code, name, span, "", msg)], source: Some(source) })
+        Err(e) => Err(LoadError { diagnostics: vec![saphyr_error(name, &e, &source.text)], source: Some(source) }),
+    }
+}
+
+/// `version` must be 1; a policy of another version cannot be read by this secctl at all,
+/// so this is reported alone, before any structural check.
+fn version_problem(name: &str, tree: &Node) -> Option<Diagnostic> {
+    let (_, v) = tree.as_map()?.iter().find(|(k, _)| k.value == Value::Str("version".into()))?;
+    match &v.value {
+        Value::UInt(1) => None,
+        Value::UInt(n) => Some(
+            Diagnostic::error("unsupported-version", name, v.span, "version", format!("policy version {n} is not supported; this secctl reads version 1"))
+                .with_label("unsupported version")
+                .with_hint("set `version: 1`, or upgrade secctl if the policy was written for a newer one"),
+        ),
+        _ => None, // wrong types are reported by the schema pass
+    }
+}
+
+/// Converts a serde-saphyr error into a diagnostic: position from the error, message
+/// without the "at line X, column Y" text that the diagnostic already shows.
+fn saphyr_error(name: &str, e: &serde_saphyr::Error, text: &str) -> Diagnostic {
+    let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
+    let raw = e.without_snippet().to_string();
+    let msg = clean_message(&raw);
+    let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
+    let hint = if code == "yaml-duplicate-key" {
+        "keep only one of the two keys"
+    } else if text.contains('\t') && msg.contains("tab") {
+        "indent with spaces, not tabs"
+    } else {
+        "fix the YAML syntax here (indentation, a missing `:` or an unclosed quote or bracket)"
+    };
+    Diagnostic::error(code, name, span, "", msg).with_hint(hint)
+}
+
+/// Removes position text (`at line 3, column 5`, `line 3 column 5`) and collapses whitespace.
+fn clean_message(raw: &str) -> String {
+    let mut s = raw.lines().next().unwrap_or("").to_string();
+    for pat in [" at line ", ", line ", " line "] {
+        if let Some(i) = s.find(pat) {
+            let rest = &s[i + pat.len()..];
+            if rest.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                let tail_start = rest.find(|c: char| !(c.is_ascii_digit() || c == ',' || c == ' ' || c.is_ascii_alphabetic() && "column".contains(c)));
+                let tail = tail_start.map(|t| &rest[t..]).unwrap_or("");
+                s = format!("{}{}", &s[..i], tail);
+            }
         }
     }
+    let s = s.trim().trim_end_matches(':').trim();
+    let mut out = s.to_string();
+    if let Some(first) = out.get(..1) {
+        out = first.to_lowercase() + &out[1..];
+    }
+    out
 }
