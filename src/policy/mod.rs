@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod defaults;
+pub mod init;
 pub mod load;
 pub mod model;
 pub mod node;
