@@ -74,15 +74,19 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_string(),
         Err(e) => {
-            let good = &bytes[..e.valid_up_to()];
-            let good = std::str::from_utf8(good).unwrap_or("");
+            let at = e.valid_up_to();
+            let good = std::str::from_utf8(&bytes[..at]).unwrap_or("");
             let line = good.matches('\n').count() as u32 + 1;
             let col = good.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
-            let span = Span { line, col, offset: None, len: None };
+            let span = Span { line, col, offset: Some(at), len: Some(1) };
+            // Keep a lossy copy for the snippet: the user sees which character is wrong.
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let shown = Span { offset: lossy.char_indices().nth(good.chars().count()).map(|(i, _)| i), len: None, ..span };
             return Err(LoadError {
-                diagnostics: vec![Diagnostic::error("file-not-utf8", name, span, "", format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-                    .with_hint("save the policy as UTF-8")],
-                source: None,
+                diagnostics: vec![Diagnostic::error("file-not-utf8", name, shown, "", format!("the file is not valid UTF-8 (byte {at} starts an invalid sequence)"))
+                    .with_label("not UTF-8")
+                    .with_hint("save the policy as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")],
+                source: Some(Source { name: name.to_string(), text: lossy }),
             });
         }
     };

@@ -339,6 +339,7 @@ impl<'a> Validator<'a> {
                 "write `true` or `false` (YAML 1.1 `yes`/`no`/`on`/`off` are not booleans here)".to_string()
             }
             (Value::Bool(b), Some("string")) => format!("quote it if you mean the text: \"{b}\""),
+            (_, Some("object")) if path.0.is_empty() => "a policy is a mapping of top-level keys: `version`, `project`, `services`, ... (run `secctl init` for an example)".to_string(),
             (Value::Null, _) => format!("give a value, or remove the key{}", self.describe_field(schema)),
             (_, Some("array")) => format!("write a list, e.g. `[{}]` or one `- item` per line", scalar_text(&node.value)),
             _ => format!("expected {expected}{}", self.describe_field(schema)),

@@ -132,7 +132,7 @@ fn suggest<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone, wha
         Some(c) => format!("did you mean `{c}`?"),
         None => {
             let all: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-            if all.is_empty() { format!("no {what} is defined yet; add one first") } else { format!("defined {what}: {}", all.join(", ")) }
+            if all.is_empty() { format!("none are defined yet; add them under the section that lists {what}") } else { format!("defined {what}: {}", all.join(", ")) }
         }
     }
 }

@@ -112,6 +112,8 @@ fn name_constraints(cx: &mut Cx) {
     for (i, d) in ca.name_constraints.dns.iter().enumerate() {
         let path = format!("ca.name_constraints.dns[{i}]");
         if let Some(rest) = d.value.strip_prefix('.') {
+            // Still match against the intended subtree, so one typo does not cascade.
+            dns_bases.push(rest);
             cx.error("name-constraint-invalid", d.span, path, format!("DNS constraint `{}` starts with a dot", d.value))
                 .label("leading dot")
                 .hint(format!("write `{rest}`: a DNS subtree already covers every subdomain, and pkilint rejects the dotted form"));
