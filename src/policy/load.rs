@@ -62,7 +62,7 @@ pub fn load(path: &Path) -> Result<LoadedPolicy, LoadError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| LoadError {
         diagnostics: vec![Diagnostic::error("file-unreadable", &name, Span::UNKNOWN, "", format!("cannot read the policy file: {e}"))
-            .with_hint("check the path given with --policy")],
+            .with_hint("check the path given with --policy (default `secctl.yaml`), or run `secctl init` to write one")],
         source: None,
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

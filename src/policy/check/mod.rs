@@ -126,13 +126,13 @@ impl Finish for Diagnostic {
     }
 }
 
-/// "did you mean `x`?" over a set of names, or a list of what exists.
+/// "did you mean `x`?" over a set of names, or a list of what `section` has.
 fn suggest<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
     match super::suggest::closest(word, names.clone()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => {
             let all: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-            if all.is_empty() { format!("none are defined yet; add them under the section that lists {what}") } else { format!("defined {what}: {}", all.join(", ")) }
+            if all.is_empty() { format!("{what} is empty; define it there first") } else { format!("{what} has: {}", all.join(", ")) }
         }
     }
 }

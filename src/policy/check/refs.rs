@@ -19,7 +19,7 @@ fn service_ref(cx: &mut Cx, name: &Spanned<String>, path: String, role: &str) ->
     if cx.has_service(name) {
         return true;
     }
-    let hint = suggest(name, cx.policy.services.keys().map(String::as_str), "services");
+    let hint = suggest(name, cx.policy.services.keys().map(String::as_str), "`services`");
     cx.error("unknown-service", name.span, path, format!("{role} `{}` is not a service in `services`", name.value)).label("unknown service").hint(hint);
     false
 }
@@ -88,7 +88,7 @@ fn role_ref(cx: &mut Cx, role: &Spanned<String>, path: String) {
     let hint = if cx.policy.identity.is_none() {
         "roles are defined in `identity.roles`; add an `identity` section".to_string()
     } else {
-        suggest(role, roles.iter().copied(), "roles")
+        suggest(role, roles.iter().copied(), "`identity.roles`")
     };
     cx.error("unknown-role", role.span, path, format!("role `{}` is not defined in `identity.roles`", role.value)).label("unknown role").hint(hint);
 }
@@ -125,7 +125,7 @@ fn tenants(cx: &mut Cx) {
         if let Some(t) = &u.tenant
             && !ids.contains(&t.value.as_str())
         {
-            let hint = suggest(t, ids.iter().copied(), "tenants");
+            let hint = suggest(t, ids.iter().copied(), "`identity.tenants`");
             cx.error("unknown-tenant", t.span, format!("identity.fixtures.users[{i}].tenant"), format!("tenant `{}` is not defined in `identity.tenants`", t.value))
                 .label("unknown tenant")
                 .hint(hint);
