@@ -48,7 +48,7 @@ fn secrets(cx: &mut Cx) {
                 .hint("policies are committed and shared: reference it with `env: VAR_NAME` or `file: path/to/secret` instead, and rotate this value");
             continue;
         }
-        let anchor = s.env.as_ref().or(s.file.as_ref()).map(|x| x.span).unwrap_or_else(|| key_span_of(cx, &path));
+        let anchor = s.env.as_ref().or(s.file.as_ref()).map(|x| x.span).unwrap_or_else(|| cx.span_at(&path));
         match (&s.env, &s.file) {
             (Some(_), Some(_)) => {
                 cx.error("secret-ref-invalid", anchor, path, "a secret reference has both `env` and `file`").label("ambiguous").hint("keep exactly one of `env` and `file`");
@@ -59,12 +59,6 @@ fn secrets(cx: &mut Cx) {
             _ => {}
         }
     }
-}
-
-fn key_span_of(cx: &Cx, path: &str) -> Span {
-    // Paths with list indexes have no key path; fall back to the nearest mapping key.
-    let segs: Vec<&str> = path.split('.').take_while(|s| !s.contains('[')).collect();
-    cx.key_span(&segs)
 }
 
 fn admin(cx: &mut Cx) {
@@ -135,7 +129,7 @@ fn urls(cx: &mut Cx) {
     }
     for (path, u) in urls {
         let Some(rest) = u.value.strip_prefix("https://").or_else(|| u.value.strip_prefix("http://")) else {
-            cx.error("invalid-address", u.span, path, format!("`{}` is not an http(s) URL", u.value)).label("not a URL").hint("write the full URL, e.g. `https://keycloak.internal:8443`");
+            cx.error("invalid-address", u.span, path, format!("`{}` is not an http(s) URL", u.value)).label("not a URL").hint("write the full URL with its scheme, e.g. `https://host:port/path`");
             continue;
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -146,7 +140,7 @@ fn urls(cx: &mut Cx) {
                     .hint("remove `user:password@` from the URL and reference the secret with `env:` or `file:`");
             }
         } else if authority.is_empty() {
-            cx.error("invalid-address", u.span, path, format!("`{}` has no host", u.value)).label("no host").hint("write the full URL, e.g. `https://keycloak.internal:8443`");
+            cx.error("invalid-address", u.span, path, format!("`{}` has no host", u.value)).label("no host").hint("write the full URL with its scheme, e.g. `https://host:port/path`");
         }
     }
 }

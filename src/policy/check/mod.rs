@@ -74,12 +74,28 @@ impl Cx<'_> {
 
     /// The span of the key at `path` (e.g. `["services", "api"]`), from the YAML tree.
     fn key_span(&self, path: &[&str]) -> Span {
+        self.span_at(&path.join("."))
+    }
+
+    /// The span of the value named by a YAML path such as `identity.clients[1].secret`:
+    /// the key for a mapping entry, the item for a list index; unknown when absent.
+    fn span_at(&self, path: &str) -> Span {
         let Some(mut node) = self.tree.as_ref() else { return Span::UNKNOWN };
         let mut span = Span::UNKNOWN;
-        for seg in path {
-            let Some((k, v)) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.value.key_text() == *seg)) else { return span };
-            span = k.span;
-            node = v;
+        for part in path.split('.') {
+            let (key, indexes) = part.split_once('[').map(|(k, rest)| (k, Some(rest))).unwrap_or((part, None));
+            if !key.is_empty() {
+                let Some((k, v)) = node.as_map().and_then(|m| m.iter().find(|(k, _)| k.value.key_text() == key)) else { return span };
+                span = k.span;
+                node = v;
+            }
+            for ix in indexes.into_iter().flat_map(|r| r.split('[')) {
+                let Ok(i) = ix.trim_end_matches(']').parse::<usize>() else { return span };
+                let super::node::Value::Seq(items) = &node.value else { return span };
+                let Some(item) = items.get(i) else { return span };
+                span = item.span;
+                node = item;
+            }
         }
         span
     }
