@@ -240,3 +240,22 @@ fn loader_survives_every_truncation_of_the_reference_policy() {
         let _ = secctl::policy::load::parse_bytes("prefix.yaml", &text[..end]);
     }
 }
+
+#[test]
+fn key_reference_in_docs_is_up_to_date() {
+    let out = secctl(&["schema", "--markdown"], &root());
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let doc = std::fs::read_to_string(root().join("docs/policy.md")).unwrap();
+    let begin = "<!-- BEGIN GENERATED: secctl schema --markdown -->\n\n";
+    let start = doc.find(begin).expect("docs/policy.md has the generated block") + begin.len();
+    let end = doc.find("<!-- END GENERATED -->").expect("end marker");
+    assert!(
+        doc[start..end] == generated,
+        "docs/policy.md key reference is stale: replace the block with `cargo run -q -- schema --markdown`"
+    );
+    // Every top-level key is in the reference.
+    for key in ["version", "project", "services", "flows", "edge", "routes", "identity", "waf", "redis", "ca", "audit", "deploy"] {
+        assert!(generated.contains(&format!("| `{key}` |")), "{key} documented");
+    }
+}
