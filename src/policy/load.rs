@@ -137,9 +137,24 @@ fn version_problem(name: &str, tree: &Node) -> Option<Diagnostic> {
 fn saphyr_error(name: &str, e: &serde_saphyr::Error, text: &str) -> Diagnostic {
     let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
     let raw = e.without_snippet().to_string();
-    let msg = clean_message(&raw);
+    let mut msg = clean_message(&raw);
     let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
-    let hint = if code == "yaml-duplicate-key" {
+    // Library wording that means nothing to a policy author.
+    let special = if msg.contains("multiple YAML documents") {
+        msg = "the file holds more than one YAML document (`---`)".into();
+        Some("a policy is a single document: remove the `---` separator and merge the parts")
+    } else if msg.contains("budget breached") && msg.contains("Depth") {
+        msg = "the YAML is nested more than 64 levels deep".into();
+        Some("a policy is never this deep; look for unbalanced brackets")
+    } else if msg.contains("budget breached") {
+        msg = format!("the file exceeds secctl's safety limits for YAML ({})", msg.trim_start_matches("budget breached: "));
+        Some("a policy is small; check for runaway aliases or a wrong file")
+    } else {
+        None
+    };
+    let hint = if let Some(h) = special {
+        h
+    } else if code == "yaml-duplicate-key" {
         "keep only one of the two keys"
     } else if text.contains('\t') && msg.contains("tab") {
         "indent with spaces, not tabs"
