@@ -423,3 +423,36 @@ fn json_eq(v: &Value, j: &Json) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(yaml: &str) -> Vec<Diagnostic> {
+        let tree = super::super::node::parse(yaml).unwrap();
+        validate("t.yaml", &tree, &super::super::schema::policy_schema())
+    }
+
+    #[test]
+    fn paths_quote_keys_that_are_not_plain() {
+        let p = YamlPath::default().key("services").key("a.b").index(2).key("port");
+        assert_eq!(p.to_string(), "services[\"a.b\"][2].port");
+        assert_eq!(YamlPath::default().describe(), "the top level");
+    }
+
+    #[test]
+    fn option_of_struct_reports_the_inner_errors_not_a_type_mismatch() {
+        let e = errors("version: 1\nproject: {name: a, environment: dev}\nservices: {}\nedge: {gateway: g, hosts: [h], hsts: {max_agee: 5}}\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].code.as_str(), e[0].path.as_str(), e[0].line, e[0].column), ("unknown-key", "edge.hsts.max_agee", 4, 39));
+        assert_eq!(e[0].hint.as_deref(), Some("did you mean `max_age`?"));
+    }
+
+    #[test]
+    fn null_is_accepted_for_optional_sections_only() {
+        assert!(errors("version: 1\nproject: {name: a, environment: dev}\nservices: {}\nedge:\n").is_empty());
+        let e = errors("version: 1\nproject: {name: a, environment: dev}\nservices:\n");
+        assert_eq!(e[0].code, "wrong-type");
+        assert_eq!(e[0].path, "services");
+    }
+}
