@@ -122,9 +122,9 @@ impl<'a> Validator<'a> {
         // Bounded: schemars never chains more than a couple of refs.
         for _ in 0..16 {
             match s.get("$ref").and_then(Json::as_str) {
-                Some(r) => match r.strip_prefix("#/").map(|p| p.split('/').fold(Some(self.root_schema), |acc, seg| acc.and_then(|a| a.get(seg)))) {
-                    Some(Some(target)) => s = target,
-                    _ => return s,
+                Some(r) => match r.strip_prefix("#/").and_then(|p| p.split('/').try_fold(self.root_schema, |acc, seg| acc.get(seg))) {
+                    Some(target) => s = target,
+                    None => return s,
                 },
                 None => return s,
             }
@@ -404,13 +404,17 @@ fn json_type(j: &Json) -> &'static str {
 /// Whether a YAML value has a JSON-Schema type. Plain numbers are accepted where a
 /// string is expected, because YAML and serde-saphyr read `client_id: 12345` as the text.
 fn type_matches(v: &Value, t: &str) -> bool {
-    match (v, t) {
-        (Value::Null, "null") | (Value::Bool(_), "boolean") | (Value::Str(_), "string") => true,
-        (Value::UInt(_) | Value::Int(_), "integer" | "number") | (Value::Float(_), "number") => true,
-        (Value::UInt(_) | Value::Int(_) | Value::Float(_), "string") => true,
-        (Value::Seq(_), "array") | (Value::Map(_), "object") => true,
-        _ => false,
-    }
+    matches!(
+        (v, t),
+        (Value::Null, "null")
+            | (Value::Bool(_), "boolean")
+            | (Value::Str(_), "string")
+            | (Value::UInt(_) | Value::Int(_), "integer" | "number")
+            | (Value::Float(_), "number")
+            | (Value::UInt(_) | Value::Int(_) | Value::Float(_), "string")
+            | (Value::Seq(_), "array")
+            | (Value::Map(_), "object")
+    )
 }
 
 fn json_eq(v: &Value, j: &Json) -> bool {
