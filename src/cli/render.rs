@@ -31,7 +31,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     };
     // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
     let files = crate::render::render_all(&loaded)
-        .map_err(|e| Fail::invalid(e.context(format!("cannot render {}", args.policy.policy.display()))))?;
+        .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
     if args.check {
         let (drift, diff) = write::check(&args.out, &files).map_err(Fail::unevaluated)?;
         if drift.is_empty() {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::policy::model::{Edge, Listen, Listener, Policy, Service};
+use crate::policy::model::{Edge, Listen, Listener, Policy, SString, Service};
+use crate::policy::Span;
 
 use super::tls::{self, TlsSettings};
 
@@ -159,10 +160,10 @@ pub struct LocationPlan {
 
 impl GatewayPlan {
     /// Builds the plan; `None` when the policy has no `edge`.
-    pub fn build(policy: &Policy) -> Result<Option<GatewayPlan>> {
+    pub fn build(policy: &Policy, file: &str) -> Result<Option<GatewayPlan>> {
         let Some(edge) = policy.edge.as_ref() else { return Ok(None) };
         let gw = edge.gateway.value.clone();
-        let gw_svc = service(policy, &gw, "edge.gateway")?;
+        let gw_svc = service(policy, &edge.gateway, file, "edge.gateway")?;
         let dp = policy.deploy_paths();
         let pki = dp.pki_dir.trim_end_matches('/');
         let svc_dir = format!("{pki}/services/{gw}");
@@ -189,7 +190,7 @@ impl GatewayPlan {
                 format!(":{}", public.port.value)
             },
         });
-        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, "edge.hosts")).collect::<Result<Vec<_>>>()?.join(" ");
+        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, &format!("{}edge.hosts", at(file, h.span)))).collect::<Result<Vec<_>>>()?.join(" ");
         let mut plan = GatewayPlan {
             gateway: gw.clone(),
             snippets_dir: format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/')),
@@ -201,40 +202,44 @@ impl GatewayPlan {
             redirect,
             internal_listen: edge.internal_listen.as_ref().map(listen_str),
             certs,
-            headers: headers(policy, edge)?,
-            cors: cors(edge)?,
+            headers: headers(policy, edge, file)?,
+            cors: cors(edge, file)?,
             zones: Vec::new(),
             identities: Vec::new(),
             upstreams: Vec::new(),
             public_locations: Vec::new(),
             internal_locations: Vec::new(),
-            max_body: check_token(edge.max_body_size(), "edge.max_body_size")?,
+            max_body: check_token(edge.max_body_size(), &format!("{}edge.max_body_size", at(file, edge.max_body_size.as_ref().map(|m| m.span).unwrap_or(Span::UNKNOWN))))?,
         };
-        plan.add_routes(policy, &gw)?;
+        plan.add_routes(policy, &gw, file)?;
         Ok(Some(plan))
     }
 
-    fn add_routes(&mut self, policy: &Policy, gw: &str) -> Result<()> {
+    fn add_routes(&mut self, policy: &Policy, gw: &str, file: &str) -> Result<()> {
         let org = policy.ca.as_ref().map(|c| c.organization(&policy.project).to_string()).unwrap_or_else(|| policy.project.name.value.clone());
         let mut identities = BTreeSet::new();
         for (i, route) in policy.routes.iter().enumerate() {
             let path = route.path.value.clone();
             if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '{' | '}' | '$' | '\\')) {
-                bail!("routes[{i}].path {path:?} must start with `/` and contain no spaces, quotes, `;`, braces, `$` or `\\`");
+                bail!("{}routes[{i}].path {path:?} must start with `/` and contain no spaces, quotes, `;`, braces, `$` or `\\`", at(file, route.path.span));
             }
             let up_name = route.upstream.value.clone();
-            let up_svc = service(policy, &up_name, &format!("routes[{i}].upstream"))?;
-            let (up_block, up_tls) = { let u = self.upstream(&up_name, up_svc)?; (u.name.clone(), u.tls) };
+            let up_svc = service(policy, &route.upstream, file, &format!("routes[{i}].upstream"))?;
+            let (up_block, up_tls) = {
+                let u = self.upstream(&up_name, up_svc).with_context(|| format!("{}routes[{i}].upstream", at(file, route.upstream.span)))?;
+                (u.name.clone(), u.tls)
+            };
             let slug = format!("r{i}_{}", slug(&path));
             let (ip_rate, ip_burst) = route.per_ip_limit();
-            let mut limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i)?];
+            let rl_at = at(file, route.rate_limit.as_ref().and_then(|r| r.per_ip.as_ref().or(r.per_user.as_ref())).map(|l| l.rate.span).unwrap_or(route.path.span));
+            let mut limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i, &rl_at)?];
             if let Some((rate, burst)) = route.per_user_limit() {
-                limits.push(self.zone(format!("{slug}_user"), "$rl_bearer", &rate, burst, i)?);
+                limits.push(self.zone(format!("{slug}_user"), "$rl_bearer", &rate, burst, i, &rl_at)?);
             }
             let internal = route.listener() == Listener::Internal;
             let (allow_var, allowed) = if internal {
                 if self.internal_listen.is_none() {
-                    bail!("routes[{i}] ({path}) uses the internal listener but edge.internal_listen is not set");
+                    bail!("{}routes[{i}] ({path}) uses the internal listener but edge.internal_listen is not set: add it to `edge`", at(file, route.path.span));
                 }
                 // Callers admitted: flows `from -> upstream` routed `via` this gateway.
                 let allowed: Vec<String> = policy
@@ -299,21 +304,28 @@ impl GatewayPlan {
         Ok(self.upstreams.last().expect("just pushed"))
     }
 
-    fn zone(&mut self, name: String, key: &'static str, rate: &str, burst: u32, i: usize) -> Result<LimitUse> {
+    fn zone(&mut self, name: String, key: &'static str, rate: &str, burst: u32, i: usize, at: &str) -> Result<LimitUse> {
         let ok = rate.strip_suffix("r/s").or_else(|| rate.strip_suffix("r/m")).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0");
         if !ok {
-            bail!("routes[{i}].rate_limit: rate {rate:?} is not `<n>r/s` or `<n>r/m` with n > 0");
+            bail!("{at}routes[{i}].rate_limit: rate {rate:?} is not `<n>r/s` or `<n>r/m` with n > 0");
         }
         self.zones.push(ZonePlan { name: name.clone(), key, rate: rate.to_string() });
         Ok(LimitUse { zone: name, burst })
     }
 }
 
-fn service<'a>(policy: &'a Policy, name: &str, field: &str) -> Result<&'a Service> {
-    policy.service(name).with_context(|| format!("{field} names service {name:?}, which is not in `services` (run `secctl check`)"))
+fn service<'a>(policy: &'a Policy, name: &SString, file: &str, field: &str) -> Result<&'a Service> {
+    policy
+        .service(&name.value)
+        .with_context(|| format!("{}{field} names service {:?}, which is not in `services` (run `secctl check`)", at(file, name.span), name.value))
 }
 
-fn headers(policy: &Policy, edge: &Edge) -> Result<Vec<(String, String)>> {
+/// `file:line:col: ` for an error about a policy value (just `file: ` when the position is unknown).
+pub fn at(file: &str, span: Span) -> String {
+    if span.is_known() { format!("{file}:{span}: ") } else { format!("{file}: ") }
+}
+
+fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, String)>> {
     use crate::policy::defaults::{DEFAULT_CSP, DEFAULT_PERMISSIONS_POLICY};
     let h = edge.headers.clone().unwrap_or_default();
     let pick = |v: &Option<crate::policy::model::SString>, d: &str| v.as_ref().map(|s| s.value.clone()).unwrap_or_else(|| d.to_string());
@@ -341,21 +353,33 @@ fn headers(policy: &Policy, edge: &Edge) -> Result<Vec<(String, String)>> {
     out.push(("Cache-Control".into(), "no-store".into()));
     for (k, v) in &h.extra {
         if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            bail!("edge.headers.extra: {k:?} is not a valid header name");
+            bail!("{}edge.headers.extra: {k:?} is not a valid header name", at(file, v.span));
         }
         out.push((k.clone(), v.value.clone()));
     }
-    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("header {k}"))?))).collect()
+    let span_of = |k: &str| -> Span {
+        let f = match k {
+            "Content-Security-Policy" => &h.content_security_policy,
+            "Referrer-Policy" => &h.referrer_policy,
+            "Permissions-Policy" => &h.permissions_policy,
+            "X-Frame-Options" => &h.frame_options,
+            "Cross-Origin-Opener-Policy" => &h.cross_origin_opener_policy,
+            "Cross-Origin-Resource-Policy" => &h.cross_origin_resource_policy,
+            _ => return h.extra.get(k).map(|v| v.span).unwrap_or(Span::UNKNOWN),
+        };
+        f.as_ref().map(|v| v.span).unwrap_or(Span::UNKNOWN)
+    };
+    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k))))?))).collect()
 }
 
-fn cors(edge: &Edge) -> Result<Option<CorsPlan>> {
+fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
     let Some(c) = edge.cors.as_ref() else { return Ok(None) };
     let mut origins = Vec::new();
     for o in &c.origins {
         if o.value == "*" || o.value.starts_with('~') {
-            bail!("edge.cors.origins: {:?} is not allowed: list exact origins (scheme://host[:port])", o.value);
+            bail!("{}edge.cors.origins: {:?} is not allowed: list exact origins (scheme://host[:port])", at(file, o.span), o.value);
         }
-        origins.push(nginx_quote(&o.value, "CORS origin")?);
+        origins.push(nginx_quote(&o.value, &format!("{}edge.cors.origins", at(file, o.span)))?);
     }
     Ok(Some(CorsPlan {
         origins,

@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::policy::model::{Policy, WafExclusion, WafMode};
 
+use super::gateway::at;
 use super::{engine, Context, RenderedFile};
+use crate::policy::Span;
 
 /// First id of the rules secctl generates for route exclusions (10000-19999).
 pub const EXCLUSION_ID_BASE: u32 = 10_000;
@@ -102,7 +104,7 @@ struct Custom {
 /// Renders the ModSecurity files; nothing when the policy has no `waf`.
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let policy = &ctx.loaded.policy;
-    let Some(plan) = plan(policy)? else { return Ok(Vec::new()) };
+    let Some(plan) = plan(policy, &ctx.loaded.source.name)? else { return Ok(Vec::new()) };
     let tera = engine(TEMPLATES)?;
     let mut tctx = tera::Context::new();
     tctx.insert("header", &ctx.header("#"));
@@ -115,31 +117,32 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         .collect()
 }
 
-fn plan(policy: &Policy) -> Result<Option<ModsecPlan>> {
+fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
     let Some(waf) = policy.waf.as_ref() else { return Ok(None) };
     let dp = policy.deploy_paths();
     let (inbound, outbound) = waf.thresholds();
     let methods = waf.allowed_methods_or_default();
+    let span_in = |v: &[crate::policy::model::SString], s: &str| v.iter().find(|x| x.value == s).map(|x| x.span).unwrap_or(Span::UNKNOWN);
     for m in &methods {
         if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-            bail!("waf.allowed_methods: {m:?} is not an HTTP method (uppercase letters only)");
+            bail!("{}waf.allowed_methods: {m:?} is not an HTTP method (uppercase letters only)", at(file, span_in(&waf.allowed_methods, m)));
         }
     }
     let types = waf.allowed_content_types_or_default();
     for t in &types {
         if !t.contains('/') || t.chars().any(|c| c.is_whitespace() || matches!(c, '|' | '\'' | '"')) {
-            bail!("waf.allowed_content_types: {t:?} is not a media type such as application/json");
+            bail!("{}waf.allowed_content_types: {t:?} is not a media type such as application/json", at(file, span_in(&waf.allowed_content_types, t)));
         }
     }
     let audit_log = waf.audit_log().to_string();
     if audit_log.chars().any(|c| c.is_whitespace() || c == '"') {
-        bail!("waf.audit_log: {audit_log:?} must be a path without spaces or quotes");
+        bail!("{}waf.audit_log: {audit_log:?} must be a path without spaces or quotes", at(file, waf.audit_log.as_ref().map(|a| a.span).unwrap_or(Span::UNKNOWN)));
     }
     let mut route_exclusions = Vec::new();
     let mut next_id = EXCLUSION_ID_BASE;
     for route in &policy.routes {
         for ex in &route.waf_exclusions {
-            let ctls = runtime_ctls(ex)?;
+            let ctls = runtime_ctls(ex, file)?;
             if ctls.is_empty() {
                 continue;
             }
@@ -159,20 +162,20 @@ fn plan(policy: &Policy) -> Result<Option<ModsecPlan>> {
     }
     let mut global_exclusions = Vec::new();
     for ex in &waf.exclusions {
-        global_exclusions.push(GlobalExclusion { comment: one_line(ex.reason.as_deref().unwrap_or("global exclusion")), lines: config_lines(ex)? });
+        global_exclusions.push(GlobalExclusion { comment: one_line(ex.reason.as_deref().unwrap_or("global exclusion")), lines: config_lines(ex, file)? });
     }
     let mut custom_rules = Vec::new();
     for r in &waf.custom_rules {
         let id = r.id.value;
         if !CUSTOM_IDS.contains(&id) {
-            bail!("waf.custom_rules: id {id} is outside the reserved range 20000-29999");
+            bail!("{}waf.custom_rules: id {id} is outside the reserved range 20000-29999", at(file, r.id.span));
         }
         let text = r.rule.value.trim();
         if !(text.starts_with("SecRule ") || text.starts_with("SecAction ")) {
-            bail!("waf.custom_rules[{id}]: the rule must start with `SecRule` or `SecAction`");
+            bail!("{}waf.custom_rules[{id}]: the rule must start with `SecRule` or `SecAction`", at(file, r.rule.span));
         }
         if !(text.contains(&format!("id:{id},")) || text.contains(&format!("id:{id}\"")) || text.contains(&format!("id:'{id}'"))) {
-            bail!("waf.custom_rules[{id}]: the rule text must carry `id:{id}` (the id field and the rule disagree)");
+            bail!("{}waf.custom_rules[{id}]: the rule text must carry `id:{id}` (the id field and the rule disagree)", at(file, r.rule.span));
         }
         custom_rules.push(Custom { id, description: r.description.as_deref().map(one_line), rule: text.to_string() });
     }
@@ -198,8 +201,8 @@ fn plan(policy: &Policy) -> Result<Option<ModsecPlan>> {
 }
 
 /// `ctl:` actions for a route exclusion (run time, before CRS).
-fn runtime_ctls(ex: &WafExclusion) -> Result<Vec<String>> {
-    let args = targets(ex)?;
+fn runtime_ctls(ex: &WafExclusion, file: &str) -> Result<Vec<String>> {
+    let args = targets(ex, file)?;
     let mut out = Vec::new();
     match (ex.rule_ids.is_empty(), args.is_empty()) {
         (true, true) => {}
@@ -217,8 +220,8 @@ fn runtime_ctls(ex: &WafExclusion) -> Result<Vec<String>> {
 }
 
 /// Configure-time directives for a global exclusion (after CRS).
-fn config_lines(ex: &WafExclusion) -> Result<Vec<String>> {
-    let args = targets(ex)?;
+fn config_lines(ex: &WafExclusion, file: &str) -> Result<Vec<String>> {
+    let args = targets(ex, file)?;
     Ok(match (ex.rule_ids.is_empty(), args.is_empty()) {
         (true, true) => Vec::new(),
         (false, true) => ex.rule_ids.iter().map(|id| format!("SecRuleRemoveById {}", id.value)).collect(),
@@ -232,13 +235,13 @@ fn config_lines(ex: &WafExclusion) -> Result<Vec<String>> {
 }
 
 /// `ARGS:<name>` targets; names are restricted so they cannot break out of an action list.
-fn targets(ex: &WafExclusion) -> Result<Vec<String>> {
+fn targets(ex: &WafExclusion, file: &str) -> Result<Vec<String>> {
     ex.args
         .iter()
         .map(|a| {
             let v = &a.value;
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '[' | ']')) {
-                bail!("waf exclusion argument {v:?} must be an argument name such as `json.prompt` (letters, digits, `.`, `_`, `-`)");
+                bail!("{}waf exclusion argument {v:?} must be an argument name such as `json.prompt` (letters, digits, `.`, `_`, `-`)", at(file, a.span));
             }
             Ok(format!("ARGS:{v}"))
         })

@@ -18,7 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// Renders the nginx files; nothing when the policy has no `edge`.
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
-    let Some(plan) = GatewayPlan::build(&ctx.loaded.policy)? else { return Ok(Vec::new()) };
+    let Some(plan) = GatewayPlan::build(&ctx.loaded.policy, &ctx.loaded.source.name)? else { return Ok(Vec::new()) };
     let tera = engine(TEMPLATES)?;
     let mut tctx = tera::Context::new();
     tctx.insert("header", &ctx.header("#"));

@@ -125,5 +125,8 @@ fn unrenderable_policy_is_invalid_input() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("Referrer-Policy") && err.contains('$'), "{err}");
+    // It points at the line and column of the value in the policy.
+    let line = fs::read_to_string(&p).unwrap().lines().position(|l| l.contains("no-referrer $host")).unwrap() + 1;
+    assert!(err.contains(&format!("p.yaml:{line}:")), "no file:line in {err}");
     assert!(!d.path().join("out").exists(), "a failed render must write nothing");
 }

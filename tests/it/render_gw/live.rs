@@ -163,6 +163,10 @@ fn internal_listener_authorizes_by_certificate_identity() {
     assert_eq!(r.status, 200, "worker is allowed by `worker -> backend via gateway`: {r:?}");
     assert!(r.body.contains("\"identity\":\"worker\""), "upstream must see the verified identity, not the client's header: {r:?}");
     assert!(r.body.contains("\"peer\":\"CN=gateway,O=Acme\""), "upstream must see the gateway's client cert: {r:?}");
+    // Revocation: a worker cert listed in the CRL is refused by TLS verification.
+    let revoked = s.client_cert("worker-revoked");
+    let r = s.curl(&[&[url.clone()], &revoked[..]].concat().iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.status, 400, "revoked cert must be rejected via ssl_crl: {r:?}");
     // The public listener does not route /internal/ at all.
     assert_eq!(s.curl(&[&s.public("/internal/jobs/1")]).status, 404);
 }
@@ -205,4 +209,28 @@ fn sslyze_mozilla_intermediate_compliant() {
     let target = format!("127.0.0.1:{}: OK - Compliant", s.ports.https);
     assert!(out.contains(&target), "sslyze did not report compliance:\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("SCANS COMPLETED") && !out.contains("Connectivity errors"), "{out}");
+}
+
+/// Upstream mTLS verifies the upstream's certificate against `proxy_ssl_name`: an AI service
+/// presenting another service's (valid, same-CA) certificate gets 502, while other routes work.
+#[test]
+fn upstream_certificate_name_is_verified() {
+    let mut s = Stack::rendered();
+    s.ai_cert = "backend";
+    s.start();
+    let r = s.curl(&[&s.public("/ai/v1/models"), "-H", TOKEN]);
+    assert_eq!(r.status, 502, "gateway accepted an upstream cert for the wrong service: {r:?}");
+    assert!(s.error_log().contains("upstream SSL certificate does not match \"ai.acme.internal\""), "{}", s.error_log());
+    assert_eq!(s.curl(&[&s.public("/api/items"), "-H", TOKEN]).status, 200);
+}
+
+/// The `modern` profile is TLS 1.3 only: a TLS 1.2 client fails the handshake.
+#[test]
+fn modern_profile_refuses_tls12() {
+    let mut s = Stack::rendered_with(|t| t.replace("tls_profile: intermediate", "tls_profile: modern"));
+    s.start();
+    let r = s.curl(&["--tlsv1.2", "--tls-max", "1.2", &s.public("/healthz")]);
+    assert_eq!(r.status, 0, "TLS 1.2 handshake succeeded on the modern profile: {r:?}");
+    let r = s.curl(&["--tlsv1.3", &s.public("/healthz")]);
+    assert_eq!(r.status, 200, "{r:?}");
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Test PKI in the CA layout contract (docs/ca.md), made with openssl until `secctl certs issue`
 # is on main: root -> intermediate -> leaves, chain/bundle files and CRLs for both CA levels.
-# Usage: pki.sh <pki_dir> <org> <svc>... ; also writes <pki_dir>/rogue/ (a foreign CA + client cert)
-# and <pki_dir>/services/intruder (a valid cert for an identity no flow allows).
+# Usage: pki.sh <pki_dir> <org> <svc>... ; also writes <pki_dir>/rogue/ (a foreign CA + client cert),
+# <pki_dir>/services/intruder (a valid cert for an identity no flow allows) and
+# <pki_dir>/services/worker-revoked (CN=worker, revoked in the CRL).
 set -euo pipefail
 P=$1; ORG=$2; shift 2
 mkdir -p "$P/ca" "$P/work"
@@ -37,9 +38,6 @@ openssl x509 -req -in inter.csr -CA "$P/ca/root.crt" -CAkey "$P/ca/root.key" -CA
 cp "$P/ca/root.crt" "$P/ca/bundle.crt"
 cat "$P/ca/intermediate.crt" "$P/ca/root.crt" > "$P/ca/chain.crt"
 cadb "$P/work/rootdb"; cadb "$P/work/interdb"
-openssl ca -gencrl -config rootdb/ca.cnf -keyfile "$P/ca/root.key" -cert "$P/ca/root.crt" -out root.crl 2>/dev/null
-openssl ca -gencrl -config interdb/ca.cnf -keyfile "$P/ca/intermediate.key" -cert "$P/ca/intermediate.crt" -out inter.crl 2>/dev/null
-cat inter.crl root.crl > "$P/ca/crl.pem"
 leaf() { # dir cn eku san cacrt cakey
   local d=$1 cn=$2 eku=$3 san=$4 cacrt=$5 cakey=$6 kind=$7
   mkdir -p "$d"
@@ -56,6 +54,13 @@ for svc in "$@" intruder; do
   cat "$d/server.crt" "$P/ca/intermediate.crt" > "$d/server-fullchain.crt"
   cat "$d/client.crt" "$P/ca/intermediate.crt" > "$d/client-fullchain.crt"
 done
+# A second `worker` client cert, revoked: the CRL must make nginx refuse it.
+leaf "$P/services/worker-revoked" worker clientAuth "URI:spiffe://acme.internal/worker" "$P/ca/intermediate.crt" "$P/ca/intermediate.key" client
+cat "$P/services/worker-revoked/client.crt" "$P/ca/intermediate.crt" > "$P/services/worker-revoked/client-fullchain.crt"
+openssl ca -config interdb/ca.cnf -keyfile "$P/ca/intermediate.key" -cert "$P/ca/intermediate.crt" -revoke "$P/services/worker-revoked/client.crt" 2>/dev/null
+openssl ca -gencrl -config rootdb/ca.cnf -keyfile "$P/ca/root.key" -cert "$P/ca/root.crt" -out root.crl 2>/dev/null
+openssl ca -gencrl -config interdb/ca.cnf -keyfile "$P/ca/intermediate.key" -cert "$P/ca/intermediate.crt" -out inter.crl 2>/dev/null
+cat inter.crl root.crl > "$P/ca/crl.pem"
 # A foreign CA issuing a client cert with an allowed-looking subject.
 mkdir -p "$P/rogue"
 key "$P/rogue/ca.key"

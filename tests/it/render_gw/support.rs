@@ -65,6 +65,8 @@ pub struct Stack {
     pub pki: PathBuf,
     pub state: PathBuf,
     pub ports: Ports,
+    /// Whose server certificate the stand-in AI service presents (default its own).
+    pub ai_cert: &'static str,
     procs: Vec<Proc>,
     n: AtomicUsize,
 }
@@ -111,7 +113,7 @@ impl Stack {
         assert!(st.success(), "test PKI generation failed");
         let o = secctl().arg("render").arg("-p").arg(&policy).arg("--out").arg(&out).output().unwrap();
         assert!(o.status.success(), "render failed: {}", String::from_utf8_lossy(&o.stderr));
-        Stack { dir, policy, out, pki, state, ports, procs: Vec::new(), n: AtomicUsize::new(0) }
+        Stack { dir, policy, out, pki, state, ports, ai_cert: "ai", procs: Vec::new(), n: AtomicUsize::new(0) }
     }
 
     /// The local stack, rendered, not started.
@@ -131,7 +133,7 @@ impl Stack {
         let nginx = require("nginx");
         let up = self.state.join("up");
         let conf = up.join("nginx.conf");
-        std::fs::write(&conf, upstream_conf(&self.pki, &up, self.ports)).unwrap();
+        std::fs::write(&conf, upstream_conf(&self.pki, &up, self.ports, self.ai_cert)).unwrap();
         self.procs.push(Proc::spawn(Command::new(&nginx).arg("-p").arg(&up).arg("-e").arg(up.join("logs/error.log")).arg("-c").arg(&conf).args(["-g", "daemon off;"])));
         let ng = self.state.join("nginx");
         self.procs.push(Proc::spawn(
@@ -205,9 +207,9 @@ impl Resp {
 
 /// The stand-in backend and AI service: nginx TLS servers that require a client
 /// certificate from the service CA and echo what they received as JSON.
-fn upstream_conf(pki: &Path, up: &Path, p: Ports) -> String {
-    let server = |svc: &str, port: u16| {
-        let d = pki.join("services").join(svc);
+fn upstream_conf(pki: &Path, up: &Path, p: Ports, ai_cert: &str) -> String {
+    let server = |svc: &str, port: u16, cert_of: &str| {
+        let d = pki.join("services").join(cert_of);
         format!(
             r#"
     server {{
@@ -233,8 +235,8 @@ fn upstream_conf(pki: &Path, up: &Path, p: Ports) -> String {
         "worker_processes 1;\npid {pid};\nevents {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n    client_body_temp_path {tmp};\n{b}\n{a}\n}}\n",
         pid = up.join("nginx.pid").display(),
         tmp = up.join("tmp").display(),
-        b = server("backend", p.backend),
-        a = server("ai", p.ai),
+        b = server("backend", p.backend, "backend"),
+        a = server("ai", p.ai, ai_cert),
     )
 }
 
