@@ -30,6 +30,20 @@ pub const CODES: &[(&str, &str)] = &[
     ("inline-secret", "A secret written into the policy instead of referenced."),
     ("route-without-flow", "A route whose upstream the gateway has no flow to."),
     ("unauthenticated-admin-route", "A route without auth whose path looks administrative."),
+    // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
+    ("redis-user-missing", "A service with a flow to Redis has no `redis.users` entry."),
+    ("redis-user-without-flow", "A Redis user or error-queue member for a service with no flow to Redis."),
+    ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
+    ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
+    ("redis-service-invalid", "`redis.service` is missing, not kind `redis`, or has no `listen`."),
+    ("compose-undefined-network", "A Compose service joins a network the file does not define."),
+    ("compose-undefined-secret", "A Compose service uses a secret the file does not define."),
+    ("compose-undefined-volume", "A Compose service mounts a named volume the file does not define."),
+    ("compose-string-boolean", "A Compose boolean written as a string."),
+    ("compose-unexpected-ports", "A Compose service other than the gateway publishes ports."),
+    ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
+    ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
+    ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
 ];
 
 /// The summary of a code, if it is registered.
