@@ -1,0 +1,5 @@
+//! Integration tests: render_data (Redis ACL/TLS, Compose isolation, backend JWT module),
+//! against real redis-server, docker-compose and Python (FastAPI + PyJWT).
+
+mod redis;
+mod support;
