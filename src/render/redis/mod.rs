@@ -80,6 +80,11 @@ pub fn provision_secrets(loaded: &crate::policy::LoadedPolicy) -> Result<Option<
     }
 }
 
+/// The Redis findings `secctl check` should report: the same problems that make `render` refuse.
+pub fn check_policy(loaded: &crate::policy::LoadedPolicy) -> Vec<Diagnostic> {
+    acl::plan(loaded).err().unwrap_or_default()
+}
+
 /// An exit-2 error listing policy findings with their positions and hints.
 pub(crate) fn policy_error(diags: &[Diagnostic]) -> anyhow::Error {
     let mut msg = String::from("the policy cannot be rendered:");

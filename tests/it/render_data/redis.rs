@@ -90,6 +90,12 @@ fn transport_rejects_plaintext_no_cert_and_foreign_ca() {
     assert!(!nocert.contains("PONG") && !nocert.contains("NOAUTH"), "a TLS client without a cert must be rejected: {nocert}");
     let foreign = s.cli(Some("foreign"), Some(("backend", &pw)), &["PING"]);
     assert!(!foreign.contains("PONG"), "a foreign-CA cert must be rejected even with the right password: {foreign}");
+    // The server (not the client) refused the handshakes, for certificate reasons.
+    let log = std::fs::read_to_string(s.root.join("redis.log")).unwrap();
+    assert!(log.contains("wrong version number"), "plaintext rejection not logged: {log}");
+    assert!(log.matches("Error accepting a client connection").count() >= 3, "{log}");
+    assert!(log.contains("peer did not return a certificate"), "no-cert rejection not logged: {log}");
+    assert!(log.contains("certificate verify failed"), "foreign-CA rejection not logged: {log}");
     // The valid cert alone is not enough: the default user is off.
     assert!(s.cli(Some("backend"), None, &["GET", "jobs:1"]).contains("NOAUTH"));
     let wrong = s.cli(Some("backend"), Some(("backend", &"0".repeat(64))), &["PING"]);
@@ -178,4 +184,36 @@ fn read_tree(dir: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The way the services connect (redis-py, as in docs/render-data.md): cert + ACL user + password file.
+#[test]
+fn redis_py_client_with_cert_and_password_file() {
+    let py = venv_python();
+    let s = Stack::start();
+    let script = r#"
+import sys, redis
+root, port = sys.argv[1], int(sys.argv[2])
+def conn(svc):
+    pki = f"{root}/pki"
+    return redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_cert_reqs="required",
+        ssl_certfile=f"{pki}/services/{svc}/client-fullchain.crt", ssl_keyfile=f"{pki}/services/{svc}/client.key",
+        ssl_ca_certs=f"{pki}/ca/chain.crt", username=svc,
+        password=open(f"{root}/secrets/redis_{svc}_password").read().strip(), socket_timeout=5)
+b, w = conn("backend"), conn("worker")
+assert b.rpush("errors:py", "e1") == 1
+try:
+    b.lrange("errors:py", 0, -1); print("FAIL producer read"); sys.exit(1)
+except redis.exceptions.NoPermissionError:
+    pass
+assert w.lpop("errors:py") == b"e1"
+try:
+    w.config_get("*"); print("FAIL config"); sys.exit(1)
+except redis.exceptions.NoPermissionError:
+    pass
+print("redis-py ok")
+"#;
+    let out = run(Command::new(py).arg("-c").arg(script).arg(&s.root).arg(s.port.to_string()));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("redis-py ok"), "{text}");
 }
