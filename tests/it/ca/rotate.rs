@@ -1,0 +1,1 @@
+//! CA rotation (see docs/ca.md).
