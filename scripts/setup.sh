@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything the full test suite needs on a fresh Debian 12 machine:
+# the real servers (nginx + ModSecurity + CRS, Redis 7), Debian's docker-compose
+# (for `config` validation), a Python venv with the independent checkers
+# (pkilint, sslyze) and the backend's libraries, and a pinned Keycloak from
+# Maven Central. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_packages=(nginx libnginx-mod-http-modsecurity modsecurity-crs redis-server redis-tools docker-compose openssl curl unzip maven python3-venv)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages enable and start system services; tests run their own instances on free ports.
+for svc in nginx redis-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done
+
+VENV="${SECCTL_TEST_VENV:-$PWD/.venv}"
+if [ ! -x "$VENV/bin/lint_pkix_cert" ] || ! "$VENV/bin/python" -c 'import fastapi, jwt, redis, uvicorn, sslyze' 2>/dev/null; then
+  log "creating Python venv at $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+fi
+
+if [ -f scripts/keycloak.sh ]; then
+  log "fetching Keycloak (cached in ~/.m2 and .cache/)"
+  bash scripts/keycloak.sh fetch
+fi
+log "setup complete"

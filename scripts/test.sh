@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The full test suite: installs what the tests need (scripts/setup.sh), then
+# runs every unit, CLI and integration test against real nginx, Redis,
+# Keycloak, pkilint, sslyze and docker-compose.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export SECCTL_TEST_VENV="${SECCTL_TEST_VENV:-$PWD/.venv}"
+# 2 cores: keep the test threads bounded so server-backed tests don't starve each other.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
+cargo test --locked "$@"
