@@ -53,6 +53,25 @@ pub const CODES: &[(&str, &str)] = &[
     ("audit-sink-incomplete", "An audit sink without the `url` or `path` its kind needs."),
     ("name-constraint-invalid", "A CA name constraint that is not a DNS subtree or CIDR range."),
     ("invalid-address", "A host, IP or URL that cannot be parsed."),
+    // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
+    ("redis-user-missing", "A service with a flow to Redis has no `redis.users` entry."),
+    ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
+    ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
+    ("redis-service-invalid", "`redis.service` is missing, not kind `redis`, or has no `listen`."),
+    ("compose-undefined-network", "A Compose service joins a network the file does not define."),
+    ("compose-undefined-secret", "A Compose service uses a secret the file does not define."),
+    ("compose-undefined-volume", "A Compose service mounts a named volume the file does not define."),
+    ("compose-string-boolean", "A Compose boolean written as a string."),
+    ("compose-unexpected-ports", "A Compose service other than the gateway publishes ports."),
+    ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
+    ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
+    ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
+    // Keycloak provisioning (`secctl keycloak plan|apply`, exit 2 before any call to Keycloak).
+    ("keycloak-insecure-redirect", "A client redirect URI or web origin that is not https in production."),
+    ("keycloak-wildcard-redirect", "A client redirect URI or web origin with a wildcard."),
+    ("keycloak-direct-grants-in-production", "The password grant enabled on a client in production."),
+    ("keycloak-fixtures-in-production", "Test users declared in a production policy."),
+    ("keycloak-unknown-tenant", "A fixture user whose tenant is not in `identity.tenants`."),
 ];
 
 /// The summary of a code, if it is registered.
