@@ -95,9 +95,13 @@ fn rate_limits_per_user_and_per_ip() {
     assert_eq!(get("user-b").status, 200, "a different user must not be limited by user-a");
     // Per IP: fresh tokens every time, still limited by address (burst 5 + 1).
     std::thread::sleep(Duration::from_millis(3500));
+    let t = std::time::Instant::now();
     let codes: Vec<u16> = (0..12).map(|i| get(&format!("fresh-{i}")).status).collect();
+    // burst 5 + 1 at once, plus what the 2r/s rate lets through while the requests ran (slow CI machines).
+    let allowed = 6 + (2.0 * t.elapsed().as_secs_f64()).ceil() as usize;
     let ok = codes.iter().filter(|c| **c == 200).count();
-    assert!(codes[0] == 200 && (5..=7).contains(&ok) && codes.contains(&429), "per-IP limit with rotating tokens: {codes:?}");
+    assert!(codes[..6].iter().all(|c| *c == 200), "under-limit requests must pass: {codes:?}");
+    assert!(ok <= allowed && codes.contains(&429), "per-IP limit with rotating tokens: {codes:?} (at most {allowed} may pass)");
     assert!(s.error_log().contains("limiting requests"), "nginx did not log the limit");
 }
 
