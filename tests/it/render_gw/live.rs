@@ -125,6 +125,9 @@ fn waf_blocks_attacks_allows_rest_and_honours_route_exclusion() {
         assert_eq!(r.status, 200, "{m} blocked (CRS 911100?): {r:?}");
         assert!(r.body.contains(&format!("\"method\":\"{m}\"")), "{r:?}");
     }
+    // Content types outside waf.allowed_content_types are refused (CRS 920420 with rule 900220).
+    let xml = s.curl(&["-X", "POST", &s.public("/api/items"), "-H", TOKEN, "-H", "Content-Type: text/xml", "-d", "<a>1</a>"]);
+    assert_eq!(xml.status, 403, "text/xml is not in allowed_content_types: {xml:?}");
     let custom = s.curl(&[&s.public("/api/items"), "-H", TOKEN, "-H", "X-Original-URL: /admin"]);
     assert_eq!(custom.status, 403, "custom rule 20001 did not fire: {custom:?}");
 
