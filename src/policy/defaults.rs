@@ -281,3 +281,101 @@ impl Waf {
 fn or_default(v: &[SString], d: &[&str]) -> Vec<String> {
     if v.is_empty() { d.iter().map(|s| s.to_string()).collect() } else { v.iter().map(|s| s.value.clone()).collect() }
 }
+
+// --- Keycloak (identity) defaults -------------------------------------------------------------
+
+/// Event types stored when `identity.events.types` is omitted: what an audit trail needs
+/// (logins, logouts, token use, credential changes, and every error).
+pub const DEFAULT_KC_EVENT_TYPES: &[&str] = &[
+    "LOGIN", "LOGIN_ERROR", "LOGOUT", "LOGOUT_ERROR", "CODE_TO_TOKEN", "CODE_TO_TOKEN_ERROR",
+    "CLIENT_LOGIN", "CLIENT_LOGIN_ERROR", "REFRESH_TOKEN_ERROR", "TOKEN_EXCHANGE_ERROR",
+    "UPDATE_PASSWORD", "UPDATE_PASSWORD_ERROR", "RESET_PASSWORD", "RESET_PASSWORD_ERROR",
+    "UPDATE_CREDENTIAL", "REMOVE_CREDENTIAL", "USER_DISABLED_BY_TEMPORARY_LOCKOUT",
+    "USER_DISABLED_BY_PERMANENT_LOCKOUT",
+];
+
+impl Identity {
+    /// Realm the admin account lives in.
+    pub fn admin_realm(&self) -> &str {
+        self.admin.realm.as_ref().map(|r| r.value.as_str()).unwrap_or("master")
+    }
+    /// Admin client id.
+    pub fn admin_client_id(&self) -> &str {
+        self.admin.client_id.as_ref().map(|r| r.value.as_str()).unwrap_or("admin-cli")
+    }
+    /// Keycloak `sslRequired`: `all` in production-like environments, `external` (loopback and
+    /// private addresses may use http) elsewhere.
+    pub fn ssl_required(&self, env: Environment) -> &'static str {
+        if env.is_production_like() { "all" } else { "external" }
+    }
+    /// Tenancy model; `organizations` when omitted (Keycloak's own multi-tenancy).
+    pub fn tenancy_model(&self) -> TenancyModel {
+        self.tenancy.as_ref().map(|t| t.model.value).unwrap_or(TenancyModel::Organizations)
+    }
+    /// Token claim carrying the tenant.
+    pub fn tenant_claim(&self) -> &str {
+        self.tenancy.as_ref().and_then(|t| t.claim.as_ref()).map(|c| c.value.as_str()).unwrap_or("tenant")
+    }
+    /// User attribute holding the tenant (attribute model).
+    pub fn tenant_attribute(&self) -> &str {
+        self.tenancy.as_ref().and_then(|t| t.attribute.as_ref()).map(|c| c.value.as_str()).unwrap_or("tenant")
+    }
+}
+
+impl Tokens {
+    /// Access token lifespan, seconds.
+    pub fn access(o: Option<&Tokens>) -> u32 {
+        o.and_then(|t| t.access_token_lifespan.as_ref()).map(|v| v.value).unwrap_or(300)
+    }
+    /// SSO session idle, seconds.
+    pub fn idle(o: Option<&Tokens>) -> u32 {
+        o.and_then(|t| t.sso_session_idle.as_ref()).map(|v| v.value).unwrap_or(1800)
+    }
+    /// SSO session max, seconds.
+    pub fn max(o: Option<&Tokens>) -> u32 {
+        o.and_then(|t| t.sso_session_max.as_ref()).map(|v| v.value).unwrap_or(36000)
+    }
+}
+
+impl BruteForce {
+    /// (enabled, failures, wait increment, max wait) with defaults (on, 5, 60, 900).
+    pub fn settings(o: Option<&BruteForce>) -> (bool, u32, u32, u32) {
+        let g = |f: fn(&BruteForce) -> Option<u32>, d| o.and_then(f).unwrap_or(d);
+        (
+            o.and_then(|b| b.enabled.as_ref()).map(|v| v.value).unwrap_or(true),
+            g(|b| b.max_failures.as_ref().map(|v| v.value), 5),
+            g(|b| b.wait_increment_seconds.as_ref().map(|v| v.value), 60),
+            g(|b| b.max_wait_seconds.as_ref().map(|v| v.value), 900),
+        )
+    }
+}
+
+impl PasswordPolicy {
+    /// Minimum length (12).
+    pub fn min_len(&self) -> u32 {
+        self.min_length.as_ref().map(|v| v.value).unwrap_or(12)
+    }
+    /// Reject the username as password (true).
+    pub fn rejects_username(&self) -> bool {
+        self.not_username.as_ref().map(|v| v.value).unwrap_or(true)
+    }
+}
+
+impl Events {
+    /// (login events, admin events, admin details, retention seconds) with defaults (on, on, off, 30 days).
+    pub fn settings(o: Option<&Events>) -> (bool, bool, bool, u64) {
+        (
+            o.and_then(|e| e.login.as_ref()).map(|v| v.value).unwrap_or(true),
+            o.and_then(|e| e.admin.as_ref()).map(|v| v.value).unwrap_or(true),
+            o.and_then(|e| e.admin_details.as_ref()).map(|v| v.value).unwrap_or(false),
+            o.and_then(|e| e.expiration_seconds.as_ref()).map(|v| v.value).unwrap_or(2_592_000),
+        )
+    }
+    /// Stored event types.
+    pub fn types(o: Option<&Events>) -> Vec<String> {
+        match o {
+            Some(e) if !e.types.is_empty() => e.types.iter().map(|t| t.value.clone()).collect(),
+            _ => DEFAULT_KC_EVENT_TYPES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
