@@ -57,6 +57,16 @@ pub struct Ports {
     pub ai: u16,
 }
 
+/// Where the stack's certificates come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pki {
+    /// `secctl certs issue` (plus a foreign CA from openssl for negative tests).
+    Secctl,
+    /// The openssl script, for what `certs issue` does not make: a revoked `worker` cert in the
+    /// CRL and an `intruder` cert for a service the policy does not know.
+    Openssl,
+}
+
 /// A rendered (and optionally running) gateway stack in a temporary directory.
 pub struct Stack {
     pub dir: tempfile::TempDir,
@@ -75,6 +85,11 @@ impl Stack {
     /// Copies policies/local-stack.yaml with free ports and deploy roots in a temp dir,
     /// creates the PKI and renders. `edit` may change the policy text first.
     pub fn rendered_with(edit: impl FnOnce(String) -> String) -> Stack {
+        Self::with_pki(Pki::Secctl, edit)
+    }
+
+    /// Like [`Stack::rendered_with`], with the PKI from `pki`.
+    pub fn with_pki(pki_source: Pki, edit: impl FnOnce(String) -> String) -> Stack {
         require("openssl");
         let dir = tempfile::Builder::new().prefix("secctl-rgw-").tempdir().unwrap();
         let root = dir.path();
@@ -103,14 +118,16 @@ impl Stack {
         }
         chmod(&state.join("nginx/tmp"), 0o777);
         chmod(&state.join("up/tmp"), 0o777);
-        let st = Command::new("bash")
-            .arg(repo().join("tests/it/render_gw/pki.sh"))
-            .arg(&pki)
-            .arg("Acme")
-            .args(["gateway", "backend", "ai", "worker"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "test PKI generation failed");
+        let script = repo().join("tests/it/render_gw/pki.sh");
+        if pki_source == Pki::Secctl {
+            let o = secctl().args(["certs", "issue", "--policy"]).arg(&policy).arg("--pki-dir").arg(&pki).output().unwrap();
+            assert!(o.status.success(), "secctl certs issue failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let st = Command::new("bash").arg(&script).arg("rogue").arg(&pki).arg("Acme").status().unwrap();
+            assert!(st.success(), "foreign test CA generation failed");
+        } else {
+            let st = Command::new("bash").arg(&script).arg("full").arg(&pki).arg("Acme").args(["gateway", "backend", "ai", "worker"]).status().unwrap();
+            assert!(st.success(), "test PKI generation failed");
+        }
         let o = secctl().arg("render").arg("-p").arg(&policy).arg("--out").arg(&out).output().unwrap();
         assert!(o.status.success(), "render failed: {}", String::from_utf8_lossy(&o.stderr));
         Stack { dir, policy, out, pki, state, ports, ai_cert: "ai", procs: Vec::new(), n: AtomicUsize::new(0) }
