@@ -141,7 +141,7 @@ fn waf_blocks_attacks_allows_rest_and_honours_route_exclusion() {
     assert_eq!(post("/ai/v1/chat", "model").status, 403, "exclusion must be limited to the prompt field");
     assert_eq!(post("/api/v1/chat", "prompt").status, 403, "exclusion must be limited to the /ai/ route");
     // The JSON audit log records the blocks for the log pipeline.
-    let audit = std::fs::read_to_string(s.state.join("nginx/logs/audit.json")).unwrap_or_default();
+    let audit = std::fs::read_to_string(s.state.join("audit.json")).unwrap_or_default();
     let first = audit.lines().next().unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("audit log is not JSON lines ({e}): {first}"));
     assert!(v["transaction"]["messages"].is_array(), "{v}");
