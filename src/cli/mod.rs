@@ -10,6 +10,7 @@ use crate::exit::{outcome_of, Outcome};
 use crate::report::{ColorChoice, Format, Reporter};
 
 pub mod certs;
+mod certs_more;
 pub mod check;
 pub mod init;
 pub mod keycloak;

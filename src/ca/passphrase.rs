@@ -1,0 +1,93 @@
+//! The root-key passphrase: from the env var or file named by the policy's
+//! `ca.root_passphrase`, else an echo-free prompt on the terminal. Never argv.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use zeroize::Zeroizing;
+
+use crate::policy::model::SecretRef;
+
+/// Minimum passphrase length accepted when a new root key is encrypted.
+pub const MIN_LEN: usize = 12;
+
+/// Reads the passphrase. `confirm` asks twice on a prompt (when creating a key).
+pub fn read(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
+    if let Some(var) = &source.env {
+        if let Some(v) = std::env::var_os(&var.value) {
+            use std::os::unix::ffi::OsStringExt;
+            let v = Zeroizing::new(v.into_vec());
+            if v.is_empty() {
+                bail!("the root-key passphrase variable {} is empty (policy line {})", var.value, var.span.line);
+            }
+            return Ok(v);
+        }
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "the root key is encrypted and {} is not set (ca.root_passphrase.env, policy line {}): export it, or run on a terminal to be prompted",
+                var.value,
+                var.span.line
+            );
+        }
+    } else if let Some(file) = &source.file {
+        let p = base_dir.join(&file.value);
+        let mut v = Zeroizing::new(
+            std::fs::read(&p).with_context(|| format!("cannot read the root-key passphrase file {} (ca.root_passphrase.file, policy line {})", p.display(), file.span.line))?,
+        );
+        while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            v.pop();
+        }
+        if v.is_empty() {
+            bail!("the root-key passphrase file {} is empty", p.display());
+        }
+        return Ok(v);
+    } else if source.value.is_some() {
+        bail!("`ca.root_passphrase.value` is an inline secret and is never used: reference an env var or a file instead");
+    }
+    let first = prompt("Root key passphrase: ")?;
+    if confirm {
+        if first.len() < MIN_LEN {
+            bail!("the passphrase is shorter than {MIN_LEN} characters");
+        }
+        let again = prompt("Repeat the passphrase: ")?;
+        if *first != *again {
+            bail!("the passphrases do not match");
+        }
+    }
+    Ok(first)
+}
+
+/// Prompts on the controlling terminal with echo off.
+fn prompt(text: &str) -> Result<Zeroizing<Vec<u8>>> {
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| anyhow!("the root key is encrypted and no passphrase source is set or usable, and there is no terminal to ask on: set `ca.root_passphrase` (env or file)"))?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: plain termios calls on a file descriptor we own for the duration of the call.
+    let mut term: libc::termios = unsafe { std::mem::zeroed() };
+    let have_term = unsafe { libc::tcgetattr(fd, &mut term) } == 0;
+    let saved = term;
+    if have_term {
+        term.c_lflag &= !libc::ECHO;
+        term.c_lflag |= libc::ECHONL;
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
+    }
+    let mut w = &tty;
+    let _ = w.write_all(text.as_bytes());
+    let _ = w.flush();
+    let mut line = Zeroizing::new(String::new());
+    let res = std::io::BufReader::new(&tty).read_line(&mut line);
+    if have_term {
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    }
+    res.context("cannot read the passphrase from the terminal")?;
+    let trimmed = line.trim_end_matches(['\n', '\r']);
+    if trimmed.is_empty() {
+        bail!("an empty passphrase was entered");
+    }
+    Ok(Zeroizing::new(trimmed.as_bytes().to_vec()))
+}
