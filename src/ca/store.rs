@@ -83,7 +83,11 @@ impl Store {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if name.starts_with(".secctl-tmp-") {
-                    let _ = fs::remove_file(e.path());
+                    if e.path().is_dir() {
+                        let _ = fs::remove_dir_all(e.path());
+                    } else {
+                        let _ = fs::remove_file(e.path());
+                    }
                 } else if name.starts_with(".ca-init-") && d == &self.layout.root {
                     let _ = fs::remove_dir_all(e.path());
                     self.notes.push("removed a CA that was being created when a previous run was interrupted".into());
@@ -98,7 +102,24 @@ impl Store {
                 self.recover_leaf(&service, p)?;
             }
         }
-        self.reconcile()
+        self.reconcile()?;
+        // A `rotate-ca activate` that was interrupted between moving files and saving the index.
+        let next = self.layout.root.join(super::rotate::NEXT);
+        let staged: Vec<CaRecord> = self.index.cas.iter().filter(|c| c.state == CaState::Staged).cloned().collect();
+        if !staged.is_empty() {
+            let moved = staged.iter().any(|c| {
+                let name = match c.level {
+                    Level::Root => "root.crt",
+                    Level::Intermediate => "intermediate.crt",
+                };
+                !next.join(name).exists() && certinfo::read_cert(&self.layout.ca_dir().join(name)).is_ok_and(|i| i.sha256 == c.sha256)
+            });
+            if moved {
+                super::rotate::activate_files(self)?;
+                self.notes.push("completed an interrupted `rotate-ca activate`; run `secctl certs issue` to re-issue the leaves".into());
+            }
+        }
+        Ok(())
     }
 
     fn recover_leaf(&mut self, service: &str, p: Purpose) -> Result<()> {

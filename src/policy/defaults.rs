@@ -177,6 +177,111 @@ impl Policy {
     }
 }
 
+// ---- render (gateway) defaults -------------------------------------------------
+
+/// Per-IP limit for ordinary routes when the policy sets none: (rate, burst).
+pub const DEFAULT_ROUTE_PER_IP: (&str, u32) = ("20r/s", 40);
+/// Per-IP limit for AI routes when the policy sets none.
+pub const DEFAULT_AI_PER_IP: (&str, u32) = ("2r/s", 5);
+/// Per-user (bearer token) limit for AI routes when the policy sets none.
+pub const DEFAULT_AI_PER_USER: (&str, u32) = ("10r/m", 3);
+/// Default request body limit.
+pub const DEFAULT_MAX_BODY: &str = "1m";
+/// Default CORS methods.
+pub const DEFAULT_CORS_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Default CORS request headers.
+pub const DEFAULT_CORS_HEADERS: &[&str] = &["Authorization", "Content-Type"];
+/// Default preflight cache lifetime.
+pub const DEFAULT_CORS_MAX_AGE: u32 = 600;
+/// Default methods CRS allows (REST verbs included, see rule 900200).
+pub const DEFAULT_WAF_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Default request content types CRS allows (rule 900220).
+pub const DEFAULT_WAF_CONTENT_TYPES: &[&str] = &["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
+/// Default ModSecurity JSON audit log.
+pub const DEFAULT_WAF_AUDIT_LOG: &str = "/var/log/modsecurity/audit.json";
+
+impl Route {
+    /// Per-IP limit (rate, burst): explicit, or the default for the route kind. Every route has one.
+    pub fn per_ip_limit(&self) -> (String, u32) {
+        if let Some(l) = self.rate_limit.as_ref().and_then(|r| r.per_ip.as_ref()) {
+            return (l.rate.value.clone(), l.burst.value);
+        }
+        let (r, b) = if self.ai.value { DEFAULT_AI_PER_IP } else { DEFAULT_ROUTE_PER_IP };
+        (r.to_string(), b)
+    }
+    /// Per-user limit (rate, burst): explicit; for AI routes a default; otherwise none.
+    pub fn per_user_limit(&self) -> Option<(String, u32)> {
+        if let Some(l) = self.rate_limit.as_ref().and_then(|r| r.per_user.as_ref()) {
+            return Some((l.rate.value.clone(), l.burst.value));
+        }
+        self.ai.value.then(|| (DEFAULT_AI_PER_USER.0.to_string(), DEFAULT_AI_PER_USER.1))
+    }
+    /// Upstream read timeout in seconds: explicit, else 60 (120 for AI routes).
+    pub fn timeout_seconds(&self) -> u32 {
+        self.timeout_seconds.as_ref().map(|t| t.value).unwrap_or(if self.ai.value { 120 } else { 60 })
+    }
+}
+
+impl Edge {
+    /// Request body limit, nginx size syntax.
+    pub fn max_body_size(&self) -> &str {
+        self.max_body_size.as_ref().map(|m| m.value.as_str()).unwrap_or(DEFAULT_MAX_BODY)
+    }
+}
+
+impl Hsts {
+    /// Add `includeSubDomains` (default true).
+    pub fn include_subdomains(&self) -> bool {
+        self.include_subdomains.as_ref().map(|v| v.value).unwrap_or(true)
+    }
+    /// Add `preload` (default false).
+    pub fn preload(&self) -> bool {
+        self.preload.as_ref().map(|v| v.value).unwrap_or(false)
+    }
+}
+
+impl Cors {
+    /// Allowed methods, defaulted.
+    pub fn methods_or_default(&self) -> Vec<String> {
+        or_default(&self.methods, DEFAULT_CORS_METHODS)
+    }
+    /// Allowed request headers, defaulted.
+    pub fn headers_or_default(&self) -> Vec<String> {
+        or_default(&self.headers, DEFAULT_CORS_HEADERS)
+    }
+    /// Preflight max-age, defaulted.
+    pub fn max_age(&self) -> u32 {
+        self.max_age.as_ref().map(|m| m.value).unwrap_or(DEFAULT_CORS_MAX_AGE)
+    }
+}
+
+impl Waf {
+    /// Allowed methods, defaulted.
+    pub fn allowed_methods_or_default(&self) -> Vec<String> {
+        or_default(&self.allowed_methods, DEFAULT_WAF_METHODS)
+    }
+    /// Allowed content types, defaulted.
+    pub fn allowed_content_types_or_default(&self) -> Vec<String> {
+        or_default(&self.allowed_content_types, DEFAULT_WAF_CONTENT_TYPES)
+    }
+    /// Inbound and outbound anomaly thresholds (CRS defaults 5 and 4).
+    pub fn thresholds(&self) -> (u32, u32) {
+        let t = self.anomaly_threshold.as_ref();
+        (
+            t.and_then(|t| t.inbound.as_ref()).map(|v| v.value).unwrap_or(5),
+            t.and_then(|t| t.outbound.as_ref()).map(|v| v.value).unwrap_or(4),
+        )
+    }
+    /// JSON audit log path.
+    pub fn audit_log(&self) -> &str {
+        self.audit_log.as_ref().map(|a| a.value.as_str()).unwrap_or(DEFAULT_WAF_AUDIT_LOG)
+    }
+}
+
+fn or_default(v: &[SString], d: &[&str]) -> Vec<String> {
+    if v.is_empty() { d.iter().map(|s| s.to_string()).collect() } else { v.iter().map(|s| s.value.clone()).collect() }
+}
+
 // --- Keycloak (identity) defaults -------------------------------------------------------------
 
 /// Event types stored when `identity.events.types` is omitted: what an audit trail needs
