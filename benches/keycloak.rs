@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use secctl::keycloak::{self, apply, desired, plan, read::{LiveReader, Reader}};
 
-struct Server(Child);
+struct Server(Child, PathBuf);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill").args(["-9", "--", &format!("-{}", self.0.id())]).status();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1); // the instance's copy of the distribution
     }
 }
 
@@ -34,7 +35,7 @@ fn start(repo: &Path, log: &Path, password: &str) -> (Server, String) {
         .env("KC_BOOTSTRAP_ADMIN_USERNAME", "admin").env("KC_BOOTSTRAP_ADMIN_PASSWORD", password)
         .stdout(log.try_clone().unwrap()).stderr(log).process_group(0)
         .spawn().expect("scripts/keycloak.sh (run scripts/setup.sh first)");
-    let server = Server(child);
+    let server = Server(child, repo.join(format!(".cache/run/keycloak-{port}")));
     let t = Instant::now();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
     while !http.get(format!("http://127.0.0.1:{mgmt}/health/ready")).send().is_ok_and(|r| r.status().is_success()) {

@@ -63,7 +63,7 @@ impl Keycloak {
         }
         cmd.env("KC_BOOTSTRAP_ADMIN_USERNAME", "admin").env("KC_BOOTSTRAP_ADMIN_PASSWORD", &self.admin_password).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).process_group(0);
         let child = cmd.spawn().expect("cannot run scripts/keycloak.sh; run scripts/setup.sh (it fetches Keycloak and needs bash, Maven and a JDK)");
-        watchdog(child.id());
+        watchdog(child.id(), &self.instance_dir());
         self.child = Some(child);
         let started = Instant::now();
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
@@ -79,6 +79,14 @@ impl Keycloak {
             }
             assert!(started.elapsed() < ready_timeout(), "Keycloak not ready after {:?} (SECCTL_KEYCLOAK_READY_TIMEOUT). Log tail:\n{}", ready_timeout(), tail(&self.log));
             std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The instance's copy of the distribution (scripts/keycloak.sh runs each instance from its own).
+    fn instance_dir(&self) -> PathBuf {
+        match &self.data {
+            Some(d) => d.join("keycloak"),
+            None => repo().join(format!(".cache/run/keycloak-{}", self.port)),
         }
     }
 
@@ -122,6 +130,9 @@ impl Keycloak {
 impl Drop for Keycloak {
     fn drop(&mut self) {
         self.kill9();
+        if self.data.is_none() {
+            let _ = std::fs::remove_dir_all(self.instance_dir());
+        }
     }
 }
 
@@ -132,10 +143,10 @@ fn ready_timeout() -> Duration {
 }
 
 /// Statics are never dropped: a watchdog kills the Keycloak group when this test process exits.
-fn watchdog(pgid: u32) {
+fn watchdog(pgid: u32, instance: &Path) {
     use std::os::unix::process::CommandExt;
     let me = std::process::id();
-    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -9 -- -{pgid} 2>/dev/null");
+    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -9 -- -{pgid} 2>/dev/null; sleep 1; rm -rf '{}'", instance.display());
     let _ = Command::new("bash").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
 }
 
