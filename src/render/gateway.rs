@@ -482,6 +482,20 @@ mod tests {
     }
 
     #[test]
+    fn hsts_follows_the_environment() {
+        let dev = policy("");
+        let mut dev = dev;
+        dev.edge.as_mut().unwrap().hsts = None;
+        let plan = GatewayPlan::build(&dev, "p.yaml").unwrap().unwrap();
+        assert!(!plan.headers.iter().any(|(k, _)| k == "Strict-Transport-Security"), "dev without hsts must not send HSTS");
+        let mut prod = dev;
+        prod.project.environment.value = crate::policy::model::Environment::Production;
+        let plan = GatewayPlan::build(&prod, "p.yaml").unwrap().unwrap();
+        let hsts = plan.headers.iter().find(|(k, _)| k == "Strict-Transport-Security").map(|(_, v)| v.as_str());
+        assert_eq!(hsts, Some("\"max-age=63072000; includeSubDomains\""));
+    }
+
+    #[test]
     fn slugs_are_safe_names() {
         assert_eq!(slug("/api/admin/"), "api_admin");
         assert_eq!(slug("/"), "root");
