@@ -9,6 +9,7 @@ use super::{engine, Context, RenderedFile};
 
 pub mod check;
 pub mod plan;
+pub mod verify;
 
 pub use plan::ComposePlan;
 

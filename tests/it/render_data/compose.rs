@@ -59,6 +59,26 @@ fn merged_reference_stack_is_valid_and_isolated() {
     }
 }
 
+/// The library entry point users call: docker-compose merge + secctl checks in one go.
+#[test]
+fn verify_merged_library_function() {
+    tool("docker-compose");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let loaded = reference_out(&out);
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose/docker-compose.yml");
+    let pki = dir.path().join("pki");
+    let roots = secctl::render::compose::verify::HostRoots { pki_dir: Some(&pki), render_dir: Some(&out), redis_secrets_dir: None };
+    let diags = secctl::render::compose::verify::verify_merged(&loaded, &base, &out.join(compose::OVERRIDE_PATH), &roots).unwrap();
+    assert!(diags.is_empty(), "{diags:#?}");
+    // A base file with a typo'd key is rejected by docker-compose itself: exit 2, with its message.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "services:\n  redis:\n    image: redis:7.0\n    read_onyl: true\n").unwrap();
+    let err = secctl::render::compose::verify::verify_merged(&loaded, &bad, &out.join(compose::OVERRIDE_PATH), &roots).unwrap_err();
+    assert_eq!(secctl::exit::outcome_of(&err), secctl::exit::Outcome::Invalid);
+    assert!(format!("{err:#}").contains("read_onyl"), "{err:#}");
+}
+
 #[test]
 fn base_file_that_publishes_or_joins_networks_fails_the_merged_check() {
     let dir = tempfile::tempdir().unwrap();

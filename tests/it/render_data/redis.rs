@@ -19,8 +19,8 @@ impl Stack {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let port = free_port();
-        make_pki(&root.join("pki"), &["redis"], &["backend", "ai", "worker"]);
         let policy = local_policy(&root, port, &[]);
+        issue_pki(&policy, &root.join("pki"));
         let loaded = load(&policy);
         render_into(&loaded, &root.join("out"));
         let prov = secctl::render::redis::provision_secrets(&loaded).unwrap().unwrap();

@@ -66,27 +66,21 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn cat(out: &Path, parts: &[&Path]) {
-    let mut s = String::new();
-    for p in parts {
-        s.push_str(&std::fs::read_to_string(p).unwrap());
+/// Issues every certificate of the policy with the real `secctl certs issue` into `pki`
+/// (the layout contract in docs/ca.md), then adds `foreign/`: a client cert for
+/// `backend` from an unrelated CA, made with openssl.
+pub fn issue_pki(policy: &Path, pki: &Path) {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_secctl")).args(["certs", "issue", "-p"]).arg(policy).arg("--pki-dir").arg(pki));
+    assert!(out.status.success(), "secctl certs issue failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for f in ["ca/chain.crt", "services/redis/server-fullchain.crt", "services/redis/server.key", "services/worker/client-fullchain.crt", "services/worker/client.key"] {
+        assert!(pki.join(f).is_file(), "the CA layout changed: {f} is missing");
     }
-    std::fs::write(out, s).unwrap();
-}
-
-/// A CA in the `secctl certs` on-disk layout (docs/ca.md), made with openssl so these
-/// tests do not depend on the CA branch: root, intermediate, `ca/chain.crt`, and per
-/// service `server*`/`client*` files. `foreign/` holds a client cert from another CA.
-pub fn make_pki(pki: &Path, servers: &[&str], clients: &[&str]) {
-    let ca = pki.join("ca");
-    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::create_dir_all(pki.join("foreign")).unwrap();
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    let ext = pki.join("ext.cnf");
+    let ext = pki.join("foreign/ext.cnf");
     std::fs::write(
         &ext,
-        "[int]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n\
-         [server]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n\
-         [client]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+        "[client]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
     )
     .unwrap();
     let ext = ext.to_str().unwrap();
@@ -113,20 +107,6 @@ pub fn make_pki(pki: &Path, servers: &[&str], clients: &[&str]) {
                 "-out", crt, "-days", "2", "-extfile", ext, "-extensions", section],
         );
     };
-    root(&ca, "/O=Acme/CN=Acme test root");
-    sign(&ca, "intermediate.key", "intermediate.crt", "/O=Acme/CN=Acme test intermediate", &ca, "root", "int");
-    cat(&ca.join("chain.crt"), &[&ca.join("intermediate.crt"), &ca.join("root.crt")]);
-    cat(&ca.join("bundle.crt"), &[&ca.join("root.crt")]);
-    for s in servers {
-        let d = pki.join("services").join(s);
-        sign(&d, "server.key", "server.crt", &format!("/O=Acme/CN={s}"), &ca, "intermediate", "server");
-        cat(&d.join("server-fullchain.crt"), &[&d.join("server.crt"), &ca.join("intermediate.crt")]);
-    }
-    for c in clients {
-        let d = pki.join("services").join(c);
-        sign(&d, "client.key", "client.crt", &format!("/O=Acme/CN={c}"), &ca, "intermediate", "client");
-        cat(&d.join("client-fullchain.crt"), &[&d.join("client.crt"), &ca.join("intermediate.crt")]);
-    }
     let foreign = pki.join("foreign");
     root(&foreign, "/O=Evil/CN=Foreign root");
     sign(&foreign, "client.key", "client.crt", "/O=Acme/CN=backend", &foreign, "root", "client");
