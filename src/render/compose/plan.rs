@@ -206,7 +206,12 @@ impl ComposePlan {
                     format!("{PKI_VAR}/ca/crl.pem"),
                     format!("{pki}/ca/crl.pem"),
                 );
-                sp.volumes.push(format!("{RENDER_VAR}:{cfg}:ro"));
+                // Only the gateway's own config dirs: the PKI secrets mount under `<config_dir>/pki`,
+                // and a mount point inside a read-only bind of the whole tree cannot be created.
+                sp.volumes.push(format!("{RENDER_VAR}/nginx:{cfg}/nginx:ro"));
+                sp.volumes.push(format!("{RENDER_VAR}/modsecurity:{cfg}/modsecurity:ro"));
+                sp.volumes.push(format!("gateway-state:{state}/nginx"));
+                plan.volumes.insert("gateway-state".into());
             }
             if redis_users.contains(name) {
                 let f = redis_secrets::password_file(name);
