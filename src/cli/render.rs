@@ -8,7 +8,7 @@ use crate::exit::{Fail, Outcome};
 use crate::render::write;
 use crate::report::Reporter;
 
-use super::PolicyArg;
+use super::{FormatArg, PolicyArg};
 
 /// Arguments of `secctl render`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +21,18 @@ pub struct Args {
     /// Do not write; exit 1 with a unified diff when the directory differs from what would be rendered.
     #[arg(long)]
     check: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+/// The `--format json` result of `render --check`.
+#[derive(serde::Serialize)]
+struct CheckReport<'a> {
+    out: String,
+    up_to_date: bool,
+    files: usize,
+    drift: &'a [write::Drift],
+    diff: &'a str,
 }
 
 /// Runs `secctl render`.
@@ -34,6 +46,10 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
     if args.check {
         let (drift, diff) = write::check(&args.out, &files).map_err(Fail::unevaluated)?;
+        if reporter.format == crate::report::Format::Json {
+            reporter.json(&CheckReport { out: args.out.display().to_string(), up_to_date: drift.is_empty(), files: files.len(), drift: &drift, diff: &diff });
+            return Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Findings });
+        }
         if drift.is_empty() {
             reporter.status(format!("{} is up to date ({} files)", args.out.display(), files.len()));
             return Ok(Outcome::Ok);

@@ -21,7 +21,8 @@ pub struct GatewayPlan {
     pub snippets_dir: String,
     /// The ModSecurity entry file on the target, when the WAF is on.
     pub modsec_main: Option<String>,
-    /// nginx runtime state (pid, logs, temp) on the target.
+    /// nginx runtime state (pid, logs, temp) on the target: flat files directly in the state root,
+    /// so an empty tmpfs there is enough (nginx creates its temp dirs, not their parents).
     pub state_dir: String,
     /// TLS settings for every TLS server block.
     pub tls: TlsSettings,
@@ -195,7 +196,7 @@ impl GatewayPlan {
             gateway: gw.clone(),
             snippets_dir: format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/')),
             modsec_main: policy.waf.as_ref().map(|_| format!("{}/modsecurity/main.conf", dp.config_dir.trim_end_matches('/'))),
-            state_dir: format!("{}/nginx", dp.state_dir.trim_end_matches('/')),
+            state_dir: dp.state_dir.trim_end_matches('/').to_string(),
             tls: tls::settings(edge.tls_profile()),
             server_names: if server_names.is_empty() { "_".into() } else { server_names },
             public_listen,

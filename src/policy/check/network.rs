@@ -42,7 +42,8 @@ fn listen_conflicts(cx: &mut Cx) {
             all.push(Listener { owner: gw, path: format!("edge.{key}"), listen: l });
         }
     }
-    // Report each later listener against the first one it clashes with.
+    // Report each listener against the first one earlier in the file that it clashes with.
+    all.sort_by_key(|l| (l.listen.port.span.line, l.listen.port.span.col));
     for (j, b) in all.iter().enumerate() {
         let clash = all[..j].iter().find(|a| {
             a.listen.port.value == b.listen.port.value
