@@ -377,3 +377,17 @@ print("redis-py ok")
         "{text}"
     );
 }
+
+/// A policy whose Redis section cannot be rendered safely: exit 2, positions and hints, nothing written.
+#[test]
+fn unrenderable_redis_policy_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = local_policy(dir.path(), free_port(), &[("keys: [\"jobs:ai:*\", \"cache:ai:*\"]", "keys: [\"jobs:ai:*\", \"*\"]")]);
+    let out = dir.path().join("out");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_secctl")).args(["render", "-p"]).arg(&policy).arg("--out").arg(&out));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("redis-queue-overlap") && err.contains("`ai` can read error queue `errors:*`"), "{err}");
+    assert!(err.contains(&format!("{}:", policy.display())) && err.contains("help:"), "position and hint: {err}");
+    assert!(!out.exists(), "nothing may be written");
+}

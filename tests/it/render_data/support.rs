@@ -231,18 +231,12 @@ pub fn load(p: &Path) -> LoadedPolicy {
     secctl::policy::load(p).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Renders every target of this area into `out`.
-pub fn render_into(loaded: &LoadedPolicy, out: &Path) -> Vec<String> {
-    let ctx = secctl::render::Context::new(loaded);
-    let mut files = secctl::render::redis::render(&ctx).unwrap();
-    files.extend(secctl::render::compose::render(&ctx).unwrap());
-    files.extend(secctl::render::backend::render(&ctx).unwrap());
-    let mut paths = Vec::new();
-    for f in files {
-        let p = out.join(&f.path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, &f.contents).unwrap();
-        paths.push(f.path);
+/// Runs the real `secctl render -p <policy> --out <out>` (every target, written all-or-nothing).
+pub fn render_into(loaded: &LoadedPolicy, out: &Path) {
+    let policy = Path::new(&loaded.source.name);
+    let o = run(Command::new(env!("CARGO_BIN_EXE_secctl")).args(["render", "-p"]).arg(policy).arg("--out").arg(out));
+    assert!(o.status.success(), "secctl render failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    for f in ["redis/redis.conf", "redis/users.acl", "compose/docker-compose.secctl.yml", "backend/secctl_security.py"] {
+        assert!(out.join(f).is_file(), "secctl render did not write {f}");
     }
-    paths
 }
