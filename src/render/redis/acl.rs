@@ -146,13 +146,23 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
             );
         }
     }
-    for name in redis.users.keys() {
+    for (name, u) in &redis.users {
         if !clients.contains_key(name) {
+            // Map keys carry no span: point at the user's first value, else at `redis.service`.
+            let span = u
+                .keys
+                .iter()
+                .chain(&u.read_keys)
+                .chain(&u.channels)
+                .chain(&u.commands)
+                .map(|v| v.span)
+                .next()
+                .unwrap_or(redis.service.span);
             diags.push(
                 Diagnostic::error(
                     "redis-user-without-flow",
                     file,
-                    redis.service.span,
+                    span,
                     format!("redis.users.{name}"),
                     format!("Redis user `{name}` has no flow `{name} -> {svc}`"),
                 )

@@ -124,7 +124,7 @@ pub fn check_policy(loaded: &crate::policy::LoadedPolicy) -> Vec<Diagnostic> {
 
 /// An exit-2 error listing policy findings with their positions and hints.
 pub(crate) fn policy_error(diags: &[Diagnostic]) -> anyhow::Error {
-    let mut msg = String::from("the policy cannot be rendered:");
+    let mut msg = format!("{} problem(s) in the policy to fix first:", diags.len());
     for d in diags {
         msg.push_str(&format!(
             "\n  {}: error[{}]: {}",
