@@ -220,6 +220,14 @@ mod tests {
     }
 
     #[test]
+    fn modern_profile_is_tls13_only() {
+        let l = loaded(&reference_text().replace("tls_profile: intermediate", "tls_profile: modern"));
+        let conf = render(&Context::new(&l)).unwrap().remove(0).contents;
+        assert!(conf.contains("tls-protocols \"TLSv1.3\"\n"), "{conf}");
+        assert!(!conf.contains("tls-ciphers "), "no TLS 1.2 cipher list under modern");
+    }
+
+    #[test]
     fn missing_user_for_flow_is_an_error() {
         let t = reference_text().replace("    ai: { keys: [\"jobs:ai:*\", \"cache:ai:*\"], commands: [\"+@read\", \"+@write\", \"+@connection\", \"-@dangerous\"] }\n", "");
         let e = render_err(&t);
