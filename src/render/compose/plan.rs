@@ -152,6 +152,11 @@ impl ComposePlan {
                 .into_iter()
                 .map(String::from)
                 .collect();
+            // The rendered nginx.conf keeps its pid file, temp dirs and logs in the deploy
+            // state dir; under a read-only root filesystem that must be writable too.
+            if s.kind.value == ServiceKind::Gateway && !sp.tmpfs.contains(&paths.state_dir) {
+                sp.tmpfs.push(paths.state_dir.clone());
+            }
             let mut add_secret =
                 |sp: &mut ServicePlan, name: String, host: String, target: String| {
                     plan.secrets.insert(name.clone(), host);

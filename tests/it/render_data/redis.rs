@@ -391,3 +391,37 @@ fn unrenderable_redis_policy_is_invalid_input() {
     assert!(err.contains(&format!("{}:", policy.display())) && err.contains("help:"), "position and hint: {err}");
     assert!(!out.exists(), "nothing may be written");
 }
+
+/// `secctl render` itself (not only the library) provisions the Redis secrets: password files
+/// and the loadable ACL appear next to the policy, 0600, and a second render keeps them.
+#[test]
+fn render_command_provisions_redis_secrets_and_keeps_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let policy = local_policy(root, free_port(), &[]);
+    let loaded = load(&policy);
+    render_into(&loaded, &root.join("out"));
+    let pw_file = root.join("secrets/redis_backend_password");
+    let acl_file = root.join("secrets/redis_users_acl");
+    for f in [&pw_file, &acl_file] {
+        assert_eq!(std::fs::metadata(f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).permissions().mode() & 0o777, 0o600);
+    }
+    let first = std::fs::read_to_string(&pw_file).unwrap();
+    render_into(&loaded, &root.join("out"));
+    assert_eq!(std::fs::read_to_string(&pw_file).unwrap(), first, "a second render must not rotate passwords");
+    // The secret never lands in the rendered (committed) tree.
+    for entry in walk(&root.join("out")) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains(first.trim()), "password leaked into {}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)); } else { out.push(p); }
+    }
+    out
+}
