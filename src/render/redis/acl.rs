@@ -134,7 +134,7 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
                 .unwrap_or(Span::UNKNOWN);
             diags.push(
                 Diagnostic::error(
-                    "redis-user-missing",
+                    "redis-flow-without-user",
                     file,
                     span,
                     "flows",

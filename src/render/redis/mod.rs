@@ -232,7 +232,7 @@ mod tests {
         let t = reference_text().replace("    ai: { keys: [\"jobs:ai:*\", \"cache:ai:*\"], commands: [\"+@read\", \"+@write\", \"+@connection\", \"-@dangerous\"] }\n", "");
         let e = render_err(&t);
         assert!(
-            e.contains("redis-user-missing") && e.contains("`ai` has a flow to Redis"),
+            e.contains("redis-flow-without-user") && e.contains("`ai` has a flow to Redis"),
             "{e}"
         );
         assert!(
