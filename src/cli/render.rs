@@ -8,7 +8,7 @@ use crate::exit::{Fail, Outcome};
 use crate::render::write;
 use crate::report::Reporter;
 
-use super::PolicyArg;
+use super::{FormatArg, PolicyArg};
 
 /// Arguments of `secctl render`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +21,18 @@ pub struct Args {
     /// Do not write; exit 1 with a unified diff when the directory differs from what would be rendered.
     #[arg(long)]
     check: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+/// The `--format json` result of `render --check`.
+#[derive(serde::Serialize)]
+struct CheckReport<'a> {
+    out: String,
+    up_to_date: bool,
+    files: usize,
+    drift: &'a [write::Drift],
+    diff: &'a str,
 }
 
 /// Runs `secctl render`.
@@ -29,11 +41,23 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         Ok(l) => l,
         Err(outcome) => return Ok(outcome),
     };
+    // `check` is the single judge of a policy: render nothing from a policy it rejects,
+    // and show the same positioned diagnostics it would.
+    let findings = crate::policy::check::check(&loaded);
+    if findings.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        reporter.diagnostics(&findings, Some(&loaded.source.text));
+        reporter.status(format!("{}: not rendered; fix the errors above (`secctl check -p {}` lists them)", loaded.source.name, args.policy.policy.display()));
+        return Ok(Outcome::Invalid);
+    }
     // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
     let files = crate::render::render_all(&loaded)
         .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
     if args.check {
         let (drift, diff) = write::check(&args.out, &files).map_err(Fail::unevaluated)?;
+        if reporter.format == crate::report::Format::Json {
+            reporter.json(&CheckReport { out: args.out.display().to_string(), up_to_date: drift.is_empty(), files: files.len(), drift: &drift, diff: &diff });
+            return Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Findings });
+        }
         if drift.is_empty() {
             reporter.status(format!("{} is up to date ({} files)", args.out.display(), files.len()));
             return Ok(Outcome::Ok);
@@ -53,5 +77,10 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     }
     write::write(&args.out, &files).map_err(Fail::invalid)?;
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
+    // Redis passwords are per install, so they live outside the committed tree: create the
+    // missing ones (0600, never overwritten) and the loadable ACL file with their hashes.
+    if let Some(p) = crate::render::redis::provision_secrets(&loaded).map_err(Fail::invalid)? {
+        reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
+    }
     Ok(Outcome::Ok)
 }

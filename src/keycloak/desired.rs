@@ -105,7 +105,7 @@ impl Desired {
 }
 
 /// Keycloak's password-policy string.
-pub fn password_policy(p: &PasswordPolicy, _env: crate::policy::model::Environment) -> String {
+pub fn password_policy(p: &PasswordPolicy) -> String {
     let mut parts = vec![format!("length({})", p.min_len())];
     if p.digits.value {
         parts.push("digits(1)".into());
@@ -290,7 +290,7 @@ fn realm_fields(id: &Identity, env: crate::policy::model::Environment, organizat
         v["displayName"] = json!(d);
     }
     if let Some(p) = &id.password_policy {
-        v["passwordPolicy"] = json!(password_policy(p, env));
+        v["passwordPolicy"] = json!(password_policy(p));
     }
     if organizations {
         v["organizationsEnabled"] = json!(true);

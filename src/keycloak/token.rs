@@ -30,7 +30,6 @@ pub fn fetch(id: &Identity, base_dir: &Path, subject: Subject<'_>) -> Result<Str
     let http = http_client(ca.as_deref())?;
     let url = format!("{}/realms/{}/protocol/openid-connect/token", id.url.value.trim_end_matches('/'), id.realm.value);
     let mut form: Vec<(String, String)> = Vec::new();
-    let _guard; // keeps the secret alive (zeroized on drop) while the request is built
     match subject {
         Subject::User { username, client } => {
             let fixtures = id.fixtures.as_ref().map(|f| f.users.as_slice()).unwrap_or_default();
@@ -46,8 +45,8 @@ pub fn fetch(id: &Identity, base_dir: &Path, subject: Subject<'_>) -> Result<Str
                 scope.push_str(" organization");
             }
             form.extend([("grant_type", "password"), ("client_id", c.client_id.value.as_str()), ("username", username), ("scope", scope.as_str())].map(|(k, v)| (k.to_string(), v.to_string())));
+            // `form` holds a copy (zeroized after the request); `pw` is zeroized on drop.
             form.push(("password".into(), pw.to_string()));
-            _guard = pw;
         }
         Subject::Client(cid) => {
             let c = id.clients.iter().find(|c| c.client_id.value == cid).ok_or_else(|| Fail::invalid(anyhow!("client `{cid}` is not in identity.clients")))?;
@@ -58,7 +57,6 @@ pub fn fetch(id: &Identity, base_dir: &Path, subject: Subject<'_>) -> Result<Str
             let s = secret::resolve(s, base_dir, &format!("client `{cid}` secret")).map_err(Fail::invalid)?;
             form.extend([("grant_type", "client_credentials"), ("client_id", cid)].map(|(k, v)| (k.to_string(), v.to_string())));
             form.push(("client_secret".into(), s.to_string()));
-            _guard = s;
         }
     }
     let resp = send_with_retry(&format!("token request to {url}"), || http.post(&url).form(&form))?;

@@ -181,7 +181,7 @@ fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
     }
     Ok(Some(ModsecPlan {
         dir: format!("{}/modsecurity", dp.config_dir.trim_end_matches('/')),
-        state_dir: format!("{}/nginx", dp.state_dir.trim_end_matches('/')),
+        state_dir: dp.state_dir.trim_end_matches('/').to_string(),
         crs_rules_dir: CRS_RULES_DIR,
         crs_files: CRS_FILES,
         engine: match waf.mode.value {

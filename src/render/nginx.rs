@@ -31,8 +31,13 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     if plan.cors.is_some() {
         out.push(file("nginx/snippets/cors.conf", tera.render("nginx/snippets/cors.conf", &tctx)?));
     }
+    // Upstream snippets only need the certificate paths: a small context keeps this linear
+    // in the number of upstreams (cloning the whole plan per upstream was quadratic).
+    let mut small = tera::Context::new();
+    small.insert("header", &ctx.header("#"));
+    small.insert("g", &serde_json::json!({ "certs": &plan.certs }));
     for u in plan.upstreams.iter().filter(|u| u.tls) {
-        let mut c = tctx.clone();
+        let mut c = small.clone();
         c.insert("u", u);
         out.push(file(&format!("nginx/snippets/upstream-{}.conf", u.name), tera.render("nginx/upstream.conf", &c)?));
     }

@@ -28,7 +28,14 @@ pub mod rate;
 
 /// Runs every semantic check and returns all findings, errors and warnings, in file order.
 pub fn check(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
-    run(&loaded.source.name, &loaded.policy, Some(&loaded.source.text))
+    let mut out = run(&loaded.source.name, &loaded.policy, Some(&loaded.source.text));
+    // Rules only the Redis ACL planner can judge (unsafe rule text, queue overlap) are
+    // reported here too, so `check` finds everything `render` would refuse. Codes the
+    // checks above already cover are not reported twice.
+    let covered = ["redis-flow-without-user", "redis-user-without-flow"];
+    out.extend(crate::render::redis::check_policy(loaded).into_iter().filter(|d| !covered.contains(&d.code.as_str())));
+    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+    out
 }
 
 /// Runs every check on a policy that did not come from a file (positions are unknown).

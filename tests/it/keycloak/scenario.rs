@@ -117,6 +117,16 @@ fn changed_role_and_client_field_show_exactly_those_and_unmanaged_fields_survive
     assert_eq!(plan["changes"][0]["fields"][0]["field"], "implicitFlowEnabled");
     apply(kc, &p2, &[]);
     assert_eq!(kc.get(&format!("/it-drift/clients/{uuid}")).unwrap()["implicitFlowEnabled"], json!(false));
+
+    // A user update is a merge-PUT too: the user keeps working (password, org, roles) afterwards.
+    let p3 = policy(dir.path(), &kc.url(), "it-drift", |t| t.replace("Read-only access", "Read only").replace("Acme web app (local)", "Acme web").replace("alice@tenant-a.example", "alice.new@tenant-a.example"));
+    let (c, plan) = plan_json(kc, &p3, &[]);
+    assert_eq!((c, plan["changes"].as_array().unwrap().len()), (1, 1), "{plan}");
+    assert_eq!((plan["changes"][0]["kind"].as_str(), plan["changes"][0]["fields"][0]["field"].as_str()), (Some("user"), Some("email")));
+    apply(kc, &p3, &[]);
+    assert_eq!(plan_json(kc, &p3, &[]).0, 0);
+    let claims = pyjwt_claims(&token(kc, &p3, &["--user", "alice"]), &format!("{}/realms/it-drift", kc.url()), "backend-api");
+    assert_eq!((claims["email"].as_str(), claims["organization"].clone()), (Some("alice.new@tenant-a.example"), json!(["tenant-a"])));
 }
 
 #[test]
@@ -147,4 +157,23 @@ fn hand_made_role_and_client_survive_apply_and_prune() {
     assert_eq!(kc.get("/it-prune/clients?clientId=hand-client").unwrap().as_array().unwrap().len(), 1, "--prune deleted a client made by hand");
     assert!(kc.get("/it-prune/clients?clientId=account").unwrap().as_array().unwrap().len() == 1, "built-in client touched");
     assert_eq!(plan_json(kc, &p2, &["--prune"]).0, 0);
+}
+
+#[test]
+fn attribute_tenancy_puts_an_admin_only_attribute_in_the_token() {
+    let kc = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy(dir.path(), &kc.url(), "it-attr", |t| t.replace("tenancy: { model: organizations, claim: organization }", "tenancy: { model: attribute, claim: tenant_id, attribute: tenant_id }"));
+    apply(kc, &p, &[]);
+    assert_eq!(plan_json(kc, &p, &[]).0, 0, "attribute model must converge in one apply");
+    let profile = kc.get("/it-attr/users/profile").unwrap();
+    let attr = profile["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "tenant_id").expect("tenant_id declared in the user profile").clone();
+    assert_eq!((attr["permissions"]["edit"].clone(), attr["permissions"]["view"].clone()), (json!(["admin"]), json!(["admin"])), "users must not edit their tenant");
+    assert!(profile["attributes"].as_array().unwrap().iter().any(|a| a["name"] == "email"), "built-in profile attributes were kept");
+    let iss = format!("{}/realms/it-attr", kc.url());
+    let alice = pyjwt_claims(&token(kc, &p, &["--user", "alice"]), &iss, "backend-api");
+    assert_eq!(alice["tenant_id"], "tenant-a", "{alice}");
+    assert!(alice.get("organization").is_none());
+    let bob = pyjwt_claims(&token(kc, &p, &["--user", "bob"]), &iss, "backend-api");
+    assert_eq!(bob["tenant_id"], "tenant-b");
 }

@@ -86,6 +86,13 @@ fn check_reports_drift_with_a_diff_and_writes_nothing() {
     assert!(stdout.contains("-ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;") && stdout.contains("+ssl_protocols TLSv1.2 TLSv1.3;"), "no diff:\n{stdout}");
     assert!(stdout.contains("--- a/nginx/extra.conf") && stdout.contains("+++ b/modsecurity/after-crs.conf"), "extra/missing not in diff:\n{stdout}");
     assert!(stderr.contains("changed: nginx/snippets/tls.conf") && stderr.contains("extra:   nginx/extra.conf") && stderr.contains("missing: modsecurity/after-crs.conf"), "{stderr}");
+    // The same in JSON, for CI tooling.
+    let o = secctl().arg("render").arg("-p").arg(&s.policy).arg("--out").arg(&s.out).args(["--check", "--format", "json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["up_to_date"], false);
+    let kinds: Vec<String> = v["drift"].as_array().unwrap().iter().map(|d| format!("{}:{}", d["kind"].as_str().unwrap(), d["path"].as_str().unwrap())).collect();
+    assert_eq!(kinds, ["missing:modsecurity/after-crs.conf", "extra:nginx/extra.conf", "changed:nginx/snippets/tls.conf"]);
     // --check wrote nothing.
     assert!(fs::read_to_string(&tls).unwrap().contains("TLSv1.1"));
     assert!(!s.out.join("modsecurity/after-crs.conf").exists());

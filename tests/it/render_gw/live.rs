@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::support::{venv_bin, Stack};
+use super::support::{venv_bin, Pki, Stack};
 
 const TOKEN: &str = "Authorization: Bearer test-token-a";
 const JSON: &str = "Content-Type: application/json";
@@ -95,9 +95,13 @@ fn rate_limits_per_user_and_per_ip() {
     assert_eq!(get("user-b").status, 200, "a different user must not be limited by user-a");
     // Per IP: fresh tokens every time, still limited by address (burst 5 + 1).
     std::thread::sleep(Duration::from_millis(3500));
+    let t = std::time::Instant::now();
     let codes: Vec<u16> = (0..12).map(|i| get(&format!("fresh-{i}")).status).collect();
+    // burst 5 + 1 at once, plus what the 2r/s rate lets through while the requests ran (slow CI machines).
+    let allowed = 6 + (2.0 * t.elapsed().as_secs_f64()).ceil() as usize;
     let ok = codes.iter().filter(|c| **c == 200).count();
-    assert!(codes[0] == 200 && (5..=7).contains(&ok) && codes.contains(&429), "per-IP limit with rotating tokens: {codes:?}");
+    assert!(codes[..6].iter().all(|c| *c == 200), "under-limit requests must pass: {codes:?}");
+    assert!(ok <= allowed && codes.contains(&429), "per-IP limit with rotating tokens: {codes:?} (at most {allowed} may pass)");
     assert!(s.error_log().contains("limiting requests"), "nginx did not log the limit");
 }
 
@@ -121,6 +125,9 @@ fn waf_blocks_attacks_allows_rest_and_honours_route_exclusion() {
         assert_eq!(r.status, 200, "{m} blocked (CRS 911100?): {r:?}");
         assert!(r.body.contains(&format!("\"method\":\"{m}\"")), "{r:?}");
     }
+    // Content types outside waf.allowed_content_types are refused (CRS 920420 with rule 900220).
+    let xml = s.curl(&["-X", "POST", &s.public("/api/items"), "-H", TOKEN, "-H", "Content-Type: text/xml", "-d", "<a>1</a>"]);
+    assert_eq!(xml.status, 403, "text/xml is not in allowed_content_types: {xml:?}");
     let custom = s.curl(&[&s.public("/api/items"), "-H", TOKEN, "-H", "X-Original-URL: /admin"]);
     assert_eq!(custom.status, 403, "custom rule 20001 did not fire: {custom:?}");
 
@@ -134,7 +141,7 @@ fn waf_blocks_attacks_allows_rest_and_honours_route_exclusion() {
     assert_eq!(post("/ai/v1/chat", "model").status, 403, "exclusion must be limited to the prompt field");
     assert_eq!(post("/api/v1/chat", "prompt").status, 403, "exclusion must be limited to the /ai/ route");
     // The JSON audit log records the blocks for the log pipeline.
-    let audit = std::fs::read_to_string(s.state.join("nginx/logs/audit.json")).unwrap_or_default();
+    let audit = std::fs::read_to_string(s.state.join("audit.json")).unwrap_or_default();
     let first = audit.lines().next().unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("audit log is not JSON lines ({e}): {first}"));
     assert!(v["transaction"]["messages"].is_array(), "{v}");
@@ -152,23 +159,28 @@ fn internal_listener_authorizes_by_certificate_identity() {
     let rogue = s.pki.join("rogue");
     let foreign = s.curl(&[&url, "--cert", &rogue.join("client.crt").display().to_string(), "--key", &rogue.join("client.key").display().to_string()]);
     assert_eq!(foreign.status, 400, "foreign-CA cert (same subject) must be rejected: {foreign:?}");
-    let intruder = s.client_cert("intruder");
-    let r = s.curl(&[&[url.clone()], &intruder[..]].concat().iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(r.status, 403, "identity not allowed by flows must get 403: {r:?}");
-    let ai = s.client_cert("ai");
-    let r = s.curl(&[&[url.clone()], &ai[..]].concat().iter().map(String::as_str).collect::<Vec<_>>());
+    let r = s.curl_as("ai", &[&url]);
     assert_eq!(r.status, 403, "ai has no flow to backend via the gateway: {r:?}");
-    let worker = s.client_cert("worker");
-    let r = s.curl(&[&[url.clone(), "-H".into(), "X-Client-Identity: admin".into()], &worker[..]].concat().iter().map(String::as_str).collect::<Vec<_>>());
+    let r = s.curl_as("worker", &[&url, "-H", "X-Client-Identity: admin"]);
     assert_eq!(r.status, 200, "worker is allowed by `worker -> backend via gateway`: {r:?}");
     assert!(r.body.contains("\"identity\":\"worker\""), "upstream must see the verified identity, not the client's header: {r:?}");
     assert!(r.body.contains("\"peer\":\"CN=gateway,O=Acme\""), "upstream must see the gateway's client cert: {r:?}");
-    // Revocation: a worker cert listed in the CRL is refused by TLS verification.
-    let revoked = s.client_cert("worker-revoked");
-    let r = s.curl(&[&[url.clone()], &revoked[..]].concat().iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(r.status, 400, "revoked cert must be rejected via ssl_crl: {r:?}");
     // The public listener does not route /internal/ at all.
     assert_eq!(s.curl(&[&s.public("/internal/jobs/1")]).status, 404);
+}
+
+/// The CRL is enforced: a `worker` certificate revoked by the intermediate is refused while an
+/// unrevoked one passes; a cert for a service the policy does not know gets 403.
+#[test]
+fn revoked_client_cert_is_refused_by_the_crl() {
+    let mut s = Stack::with_pki(Pki::Openssl, |t| t);
+    s.start();
+    let url = s.internal("/internal/jobs/1");
+    let call = |svc: &str| s.curl_as(svc, &[&url]);
+    let r = call("worker-revoked");
+    assert_eq!(r.status, 400, "revoked cert must be rejected via ssl_crl: {r:?}");
+    assert_eq!(call("worker").status, 200);
+    assert_eq!(call("intruder").status, 403);
 }
 
 /// Forwarded and client-identity headers are always set by the gateway, never passed through.
@@ -231,6 +243,7 @@ fn modern_profile_refuses_tls12() {
     s.start();
     let r = s.curl(&["--tlsv1.2", "--tls-max", "1.2", &s.public("/healthz")]);
     assert_eq!(r.status, 0, "TLS 1.2 handshake succeeded on the modern profile: {r:?}");
+    assert!(r.curl_error.contains("SSL") || r.curl_error.contains("alert"), "expected a TLS alert: {r:?}");
     let r = s.curl(&["--tlsv1.3", &s.public("/healthz")]);
     assert_eq!(r.status, 200, "{r:?}");
 }

@@ -57,6 +57,16 @@ pub struct Ports {
     pub ai: u16,
 }
 
+/// Where the stack's certificates come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pki {
+    /// `secctl certs issue` (plus a foreign CA from openssl for negative tests).
+    Secctl,
+    /// The openssl script, for what `certs issue` does not make: a revoked `worker` cert in the
+    /// CRL and an `intruder` cert for a service the policy does not know.
+    Openssl,
+}
+
 /// A rendered (and optionally running) gateway stack in a temporary directory.
 pub struct Stack {
     pub dir: tempfile::TempDir,
@@ -75,20 +85,25 @@ impl Stack {
     /// Copies policies/local-stack.yaml with free ports and deploy roots in a temp dir,
     /// creates the PKI and renders. `edit` may change the policy text first.
     pub fn rendered_with(edit: impl FnOnce(String) -> String) -> Stack {
+        Self::with_pki(Pki::Secctl, edit)
+    }
+
+    /// Like [`Stack::rendered_with`], with the PKI from `pki`.
+    pub fn with_pki(pki_source: Pki, edit: impl FnOnce(String) -> String) -> Stack {
         require("openssl");
         let dir = tempfile::Builder::new().prefix("secctl-rgw-").tempdir().unwrap();
         let root = dir.path();
         // nginx workers run as `nobody` when the master is root: let them reach state and temp dirs.
         chmod(root, 0o755);
         let ports = Ports { https: free_port(), http: free_port(), internal: free_port(), backend: free_port(), ai: free_port() };
-        let (pki, state, out) = (root.join("pki"), root.join("state"), root.join("out"));
+        let (pki, state, out) = (root.join("pki"), root.join("gwstate"), root.join("out"));
         let mut text = std::fs::read_to_string(repo().join("policies/local-stack.yaml")).unwrap();
         for (from, to) in [(28443, ports.https), (28080, ports.http), (28445, ports.internal), (28001, ports.backend), (28002, ports.ai)] {
             let before = text.clone();
             text = text.replace(&format!("port: {from} "), &format!("port: {to} "));
             assert_ne!(before, text, "local-stack.yaml no longer has port {from}: update the test");
         }
-        text = text.replace("/tmp/secctl-modsec-audit.json", &state.join("nginx/logs/audit.json").display().to_string());
+        text = text.replace("/tmp/secctl-modsec-audit.json", &state.join("audit.json").display().to_string());
         text.push_str(&format!(
             "\ndeploy:\n  config_dir: {}\n  pki_dir: {}\n  state_dir: {}\n",
             out.display(),
@@ -98,19 +113,21 @@ impl Stack {
         let text = edit(text);
         let policy = root.join("policy.yaml");
         std::fs::write(&policy, text).unwrap();
-        for d in ["nginx/logs", "nginx/tmp", "up/logs", "up/tmp"] {
-            std::fs::create_dir_all(state.join(d)).unwrap();
+        // The gateway's state root (deploy.state_dir): nginx creates everything inside it.
+        std::fs::create_dir_all(&state).unwrap();
+        chmod(&state, 0o777);
+        std::fs::create_dir_all(root.join("up/tmp")).unwrap();
+        chmod(&root.join("up/tmp"), 0o777);
+        let script = repo().join("tests/it/render_gw/pki.sh");
+        if pki_source == Pki::Secctl {
+            let o = secctl().args(["certs", "issue", "--policy"]).arg(&policy).arg("--pki-dir").arg(&pki).output().unwrap();
+            assert!(o.status.success(), "secctl certs issue failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let st = Command::new("bash").arg(&script).arg("rogue").arg(&pki).arg("Acme").status().unwrap();
+            assert!(st.success(), "foreign test CA generation failed");
+        } else {
+            let st = Command::new("bash").arg(&script).arg("full").arg(&pki).arg("Acme").args(["gateway", "backend", "ai", "worker"]).status().unwrap();
+            assert!(st.success(), "test PKI generation failed");
         }
-        chmod(&state.join("nginx/tmp"), 0o777);
-        chmod(&state.join("up/tmp"), 0o777);
-        let st = Command::new("bash")
-            .arg(repo().join("tests/it/render_gw/pki.sh"))
-            .arg(&pki)
-            .arg("Acme")
-            .args(["gateway", "backend", "ai", "worker"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "test PKI generation failed");
         let o = secctl().arg("render").arg("-p").arg(&policy).arg("--out").arg(&out).output().unwrap();
         assert!(o.status.success(), "render failed: {}", String::from_utf8_lossy(&o.stderr));
         Stack { dir, policy, out, pki, state, ports, ai_cert: "ai", procs: Vec::new(), n: AtomicUsize::new(0) }
@@ -131,13 +148,13 @@ impl Stack {
     /// Starts the upstream nginx and the gateway, and waits until they listen.
     pub fn start(&mut self) {
         let nginx = require("nginx");
-        let up = self.state.join("up");
+        let up = self.dir.path().join("up");
         let conf = up.join("nginx.conf");
         std::fs::write(&conf, upstream_conf(&self.pki, &up, self.ports, self.ai_cert)).unwrap();
-        self.procs.push(Proc::spawn(Command::new(&nginx).arg("-p").arg(&up).arg("-e").arg(up.join("logs/error.log")).arg("-c").arg(&conf).args(["-g", "daemon off;"])));
-        let ng = self.state.join("nginx");
+        self.procs.push(Proc::spawn(Command::new(&nginx).arg("-p").arg(&up).arg("-e").arg(up.join("error.log")).arg("-c").arg(&conf).args(["-g", "daemon off;"])));
+        let ng = &self.state;
         self.procs.push(Proc::spawn(
-            Command::new(&nginx).arg("-p").arg(&ng).arg("-e").arg(ng.join("logs/error.log")).arg("-c").arg(self.out.join("nginx/nginx.conf")).args(["-g", "daemon off;"]),
+            Command::new(&nginx).arg("-p").arg(ng).arg("-e").arg(ng.join("nginx-error.log")).arg("-c").arg(self.out.join("nginx/nginx.conf")).args(["-g", "daemon off;"]),
         ));
         for port in [self.ports.backend, self.ports.ai, self.ports.https, self.ports.http, self.ports.internal] {
             wait_port(port, &self.error_log());
@@ -146,7 +163,7 @@ impl Stack {
 
     /// The gateway's error log (for assertion messages).
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.state.join("nginx/logs/error.log")).unwrap_or_default()
+        std::fs::read_to_string(self.state.join("nginx-error.log")).unwrap_or_default()
     }
 
     /// Sends one request with curl, verifying TLS against the test CA.
@@ -169,6 +186,14 @@ impl Stack {
         let headers = std::fs::read_to_string(&h).unwrap_or_default();
         let body = std::fs::read_to_string(&b).unwrap_or_default();
         Resp { status, headers: headers.to_ascii_lowercase(), body, curl_error: String::from_utf8_lossy(&o.stderr).into_owned() }
+    }
+
+    /// Like [`Stack::curl`], presenting `svc`'s client certificate (from `pki/services/<svc>`).
+    pub fn curl_as(&self, svc: &str, args: &[&str]) -> Resp {
+        let cert = self.client_cert(svc);
+        let mut all: Vec<&str> = cert.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        self.curl(&all)
     }
 
     /// `https://127.0.0.1:<public port><path>`.

@@ -8,13 +8,13 @@ use super::support::{require, Stack};
 #[test]
 fn nginx_t_accepts_rendered_config_with_modsecurity_and_crs() {
     let s = Stack::rendered();
-    let ng = s.state.join("nginx");
+    let ng = &s.state;
     let o = Command::new(require("nginx"))
         .arg("-t")
         .arg("-p")
-        .arg(&ng)
+        .arg(ng)
         .arg("-e")
-        .arg(ng.join("logs/error.log"))
+        .arg(ng.join("nginx-error.log"))
         .arg("-c")
         .arg(s.out.join("nginx/nginx.conf"))
         .output()

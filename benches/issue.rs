@@ -1,0 +1,63 @@
+//! Issuance cost: a generated policy with 1000 services (each `mtls: both`, so
+//! 2000 leaf certificates), issued in one run with every file written (cert,
+//! full chain, key, 0600 + fsync + rename), plus the idempotent re-run, a forced
+//! re-issue and a full `verify`. Prints figures; asserts nothing about time.
+//!
+//! Run: `cargo bench --bench issue` (release). Target: ≤ 0.5 ms per cert.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use secctl::ca::{issue, settings, verify};
+
+fn policy(n: usize) -> String {
+    let mut y = String::from("version: 1\nproject: { name: bench, environment: dev }\nservices:\n");
+    for i in 0..n {
+        let _ = writeln!(y, "  svc{i:04}:\n    kind: fastapi\n    dns_names: [svc{i:04}.bench.internal]\n    ips: [10.{}.{}.{}]", i / 65536 % 256, i / 256 % 256, i % 256);
+    }
+    y.push_str("ca:\n  trust_domain: bench.internal\n  leaf_validity_days: 30\n  name_constraints:\n    dns: [bench.internal]\n    ips: [10.0.0.0/8]\n");
+    y
+}
+
+fn main() {
+    let services: usize = std::env::var("SECCTL_BENCH_SERVICES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("secctl.yaml");
+    std::fs::write(&path, policy(services)).expect("write policy");
+    let loaded = secctl::policy::load(&path).expect("policy loads");
+    let (s, _) = settings::from_policy(&loaded, None).expect("settings");
+    let certs = s.leaves.len();
+    let hidden = indicatif::ProgressBar::hidden();
+    println!("secctl issue benchmark: {services} services, {certs} leaf certificates, key {:?}, PKI dir on {}", s.algorithm, dir.path().display());
+
+    let t = Instant::now();
+    let r = issue::run(&s, &issue::Options::default(), &hidden).expect("first issue");
+    let first = t.elapsed();
+    assert_eq!(r.certs.iter().filter(|c| c.action == "issued").count(), certs);
+    println!(
+        "first run (CA + {certs} leaves, {} files): {:>8.1} ms total, {:.3} ms/cert",
+        certs * 3 + 9,
+        first.as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3 / certs as f64
+    );
+
+    let t = Instant::now();
+    let r = issue::run(&s, &issue::Options::default(), &hidden).expect("second issue");
+    let second = t.elapsed();
+    assert_eq!(r.certs.iter().filter(|c| c.action == "kept").count(), certs);
+    println!("idempotent re-run (assess {certs} certs, nothing written): {:>8.1} ms total, {:.3} ms/cert", second.as_secs_f64() * 1e3, second.as_secs_f64() * 1e3 / certs as f64);
+
+    let t = Instant::now();
+    issue::run(&s, &issue::Options { force: true, ..Default::default() }, &hidden).expect("forced issue");
+    let forced = t.elapsed();
+    println!("forced re-issue (crash-safe replacement of {certs} leaves): {:>8.1} ms total, {:.3} ms/cert", forced.as_secs_f64() * 1e3, forced.as_secs_f64() * 1e3 / certs as f64);
+
+    let t = Instant::now();
+    let v = verify::run(&s).expect("verify");
+    let ver = t.elapsed();
+    assert!(v.findings.is_empty(), "{:?}", v.findings.first());
+    println!("verify ({} chains with CRLs, {} files): {:>8.1} ms total, {:.3} ms/cert", v.chains_validated, v.files_checked, ver.as_secs_f64() * 1e3, ver.as_secs_f64() * 1e3 / certs as f64);
+    let target = 0.5;
+    let per = first.as_secs_f64() * 1e3 / certs as f64;
+    println!("target ≤ {target} ms/cert (first run): {}", if per <= target { "met" } else { "NOT met" });
+}
