@@ -82,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => a.format.format,
         Command::Certs(c) => c.format(),
         Command::Keycloak(c) => c.format(),
+        Command::Render(a) => a.format.format,
         _ => Format::Human,
     };
     let reporter = Reporter::new(format, cli.color, cli.quiet);

@@ -5,24 +5,69 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::exit::{Fail, Outcome};
+use crate::render::write;
 use crate::report::Reporter;
 
-use super::PolicyArg;
+use super::{FormatArg, PolicyArg};
 
 /// Arguments of `secctl render`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     policy: PolicyArg,
-    /// Output directory.
+    /// Output directory. It is replaced as a whole (files secctl did not generate stop the write).
     #[arg(long, default_value = "generated")]
     out: PathBuf,
-    /// Do not write; exit 1 with a diff when the directory differs from what would be rendered.
+    /// Do not write; exit 1 with a unified diff when the directory differs from what would be rendered.
     #[arg(long)]
     check: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+/// The `--format json` result of `render --check`.
+#[derive(serde::Serialize)]
+struct CheckReport<'a> {
+    out: String,
+    up_to_date: bool,
+    files: usize,
+    drift: &'a [write::Drift],
+    diff: &'a str,
 }
 
 /// Runs `secctl render`.
-pub fn run(_args: Args, _reporter: &Reporter) -> Result<Outcome> {
-    Err(Fail::unevaluated(anyhow::anyhow!("`secctl render` is not implemented yet")))
+pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
+    let loaded = match super::load_policy(&args.policy.policy, reporter) {
+        Ok(l) => l,
+        Err(outcome) => return Ok(outcome),
+    };
+    // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
+    let files = crate::render::render_all(&loaded)
+        .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
+    if args.check {
+        let (drift, diff) = write::check(&args.out, &files).map_err(Fail::unevaluated)?;
+        if reporter.format == crate::report::Format::Json {
+            reporter.json(&CheckReport { out: args.out.display().to_string(), up_to_date: drift.is_empty(), files: files.len(), drift: &drift, diff: &diff });
+            return Ok(if drift.is_empty() { Outcome::Ok } else { Outcome::Findings });
+        }
+        if drift.is_empty() {
+            reporter.status(format!("{} is up to date ({} files)", args.out.display(), files.len()));
+            return Ok(Outcome::Ok);
+        }
+        reporter.raw(&diff);
+        for d in &drift {
+            reporter.status(d.to_string());
+        }
+        reporter.status(format!(
+            "{} differs from the policy in {} file(s): run `secctl render --policy {} --out {}` and commit the result",
+            args.out.display(),
+            drift.len(),
+            args.policy.policy.display(),
+            args.out.display()
+        ));
+        return Ok(Outcome::Findings);
+    }
+    write::write(&args.out, &files).map_err(Fail::invalid)?;
+    reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
+    Ok(Outcome::Ok)
 }

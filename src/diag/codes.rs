@@ -1,7 +1,7 @@
 //! The registry of diagnostic codes.
 //!
 //! Codes are part of secctl's interface: CI scripts match on them. Each one
-//! has a heading in `docs/diagnostics.md` (a test enforces it); never rename
+//! has a `## code` heading in one of `docs/diagnostics/*.md` (a test enforces it); never rename
 //! or reuse a code.
 
 /// `(code, one-line summary)` for every diagnostic secctl can emit.
@@ -16,6 +16,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("wrong-type", "A value of the wrong type."),
     ("missing-key", "A required key is missing."),
     ("invalid-value", "A value that is not one of the allowed choices."),
+    ("out-of-range", "A number outside the range its field allows."),
     ("unsupported-version", "The policy `version` is not one secctl understands."),
     // Semantic checks (`secctl check`, exit 1 on errors).
     ("unknown-service", "A reference to a service that is not in `services`."),
@@ -30,6 +31,47 @@ pub const CODES: &[(&str, &str)] = &[
     ("inline-secret", "A secret written into the policy instead of referenced."),
     ("route-without-flow", "A route whose upstream the gateway has no flow to."),
     ("unauthenticated-admin-route", "A route without auth whose path looks administrative."),
+    // Semantic checks added with issue 2 (policy foundation).
+    ("unknown-tenant", "A reference to a tenant that is not in `identity.tenants`."),
+    ("duplicate-name", "Two roles, tenants, clients or routes with the same name or path."),
+    ("edge-gateway-kind", "`edge.gateway` names a service whose kind is not `gateway`."),
+    ("flow-via-not-gateway", "A flow's `via` is not the edge gateway."),
+    ("route-path-invalid", "A route path that does not start with `/`."),
+    ("hsts-disabled", "HSTS turned off in production."),
+    ("redis-user-without-flow", "A Redis user for a service that has no flow to Redis."),
+    ("redis-flow-without-user", "A service with a flow to Redis but no Redis user."),
+    ("error-queue-without-flow", "An error-queue producer or consumer with no flow to Redis."),
+    ("error-queue-consumer-not-worker", "An error queue read by a service that is not a worker."),
+    ("waf-rule-id-range", "A custom WAF rule id outside 20000-29999."),
+    ("waf-rule-id-mismatch", "A custom WAF rule whose `id:` action differs from its `id`."),
+    ("waf-paranoia-level", "A CRS paranoia level outside 1-4."),
+    ("waf-detection-only", "The WAF only detects (does not block) in production."),
+    ("fixtures-in-production", "Test users in a production policy."),
+    ("direct-grants-in-production", "A client allows the password grant in production."),
+    ("redirect-uri-insecure", "A non-https redirect URI in production, or a wildcard one."),
+    ("secret-ref-invalid", "A secret reference with neither or both of `env` and `file`."),
+    ("audit-sink-incomplete", "An audit sink without the `url` or `path` its kind needs."),
+    ("name-constraint-invalid", "A CA name constraint that is not a DNS subtree or CIDR range."),
+    ("invalid-address", "A host, IP or URL that cannot be parsed."),
+    // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
+    ("redis-user-missing", "A service with a flow to Redis has no `redis.users` entry."),
+    ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
+    ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
+    ("redis-service-invalid", "`redis.service` is missing, not kind `redis`, or has no `listen`."),
+    ("compose-undefined-network", "A Compose service joins a network the file does not define."),
+    ("compose-undefined-secret", "A Compose service uses a secret the file does not define."),
+    ("compose-undefined-volume", "A Compose service mounts a named volume the file does not define."),
+    ("compose-string-boolean", "A Compose boolean written as a string."),
+    ("compose-unexpected-ports", "A Compose service other than the gateway publishes ports."),
+    ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
+    ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
+    ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
+    // Keycloak provisioning (`secctl keycloak plan|apply`, exit 2 before any call to Keycloak).
+    ("keycloak-insecure-redirect", "A client redirect URI or web origin that is not https in production."),
+    ("keycloak-wildcard-redirect", "A client redirect URI or web origin with a wildcard."),
+    ("keycloak-direct-grants-in-production", "The password grant enabled on a client in production."),
+    ("keycloak-fixtures-in-production", "Test users declared in a production policy."),
+    ("keycloak-unknown-tenant", "A fixture user whose tenant is not in `identity.tenants`."),
 ];
 
 /// The summary of a code, if it is registered.

@@ -119,8 +119,12 @@ fn byte_range(text: &str, span: Span) -> Option<std::ops::Range<usize>> {
         Some(l) if l > 0 && start + l <= text.len() => l,
         _ => rest.find(['\n', ',', ']', '}', '#']).map(|e| rest[..e].trim_end().len()).unwrap_or(rest.len()).max(1),
     };
-    let end = (start + len).min(text.len());
-    Some(start..end.max(start))
+    let mut end = (start + len).min(text.len()).max(start);
+    // Never cut a character in half: codespan slices the text with this range.
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Some(start..end)
 }
 
 /// Renders diagnostics for people, with a snippet of `text` under each one.

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::diag::Diagnostic;
 
 use super::model::Policy;
+use super::node::{self, Node, Value};
+use super::{schema, validate};
 use super::span::Span;
 
 /// The text of a loaded file, kept for snippets in later diagnostics.
@@ -60,7 +62,7 @@ pub fn load(path: &Path) -> Result<LoadedPolicy, LoadError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| LoadError {
         diagnostics: vec![Diagnostic::error("file-unreadable", &name, Span::UNKNOWN, "", format!("cannot read the policy file: {e}"))
-            .with_hint("check the path given with --policy")],
+            .with_hint("check the path given with --policy (default `secctl.yaml`), or run `secctl init` to write one")],
         source: None,
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -72,15 +74,19 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_string(),
         Err(e) => {
-            let good = &bytes[..e.valid_up_to()];
-            let good = std::str::from_utf8(good).unwrap_or("");
+            let at = e.valid_up_to();
+            let good = std::str::from_utf8(&bytes[..at]).unwrap_or("");
             let line = good.matches('\n').count() as u32 + 1;
             let col = good.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
-            let span = Span { line, col, offset: None, len: None };
+            let span = Span { line, col, offset: Some(at), len: Some(1) };
+            // Keep a lossy copy for the snippet: the user sees which character is wrong.
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let shown = Span { offset: lossy.char_indices().nth(good.chars().count()).map(|(i, _)| i), len: None, ..span };
             return Err(LoadError {
-                diagnostics: vec![Diagnostic::error("file-not-utf8", name, span, "", format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-                    .with_hint("save the policy as UTF-8")],
-                source: None,
+                diagnostics: vec![Diagnostic::error("file-not-utf8", name, shown, "", format!("the file is not valid UTF-8 (byte {at} starts an invalid sequence)"))
+                    .with_label("not UTF-8")
+                    .with_hint("save the policy as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")],
+                source: Some(Source { name: name.to_string(), text: lossy }),
             });
         }
     };
@@ -92,13 +98,89 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
             source: Some(source),
         });
     }
+    let tree = match node::parse(&source.text) {
+        Ok(t) => t,
+        Err(e) => return Err(LoadError { diagnostics: vec![saphyr_error(name, &e, &source.text)], source: Some(source) }),
+    };
+    if let Some(d) = version_problem(name, &tree) {
+        return Err(LoadError { diagnostics: vec![d], source: Some(source) });
+    }
+    let problems = validate::validate(name, &tree, &schema::policy_schema());
+    if !problems.is_empty() {
+        return Err(LoadError { diagnostics: problems, source: Some(source) });
+    }
+    // The tree matches the schema, so serde should accept it; if it still does not
+    // (a rule the schema cannot express), report serde's one error.
     match serde_saphyr::from_str_with_options::<Policy>(&source.text, options()) {
         Ok(p) => Ok((p, source)),
-        Err(e) => {
-            let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
-            let msg = e.without_snippet().to_string();
-            let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
-            Err(LoadError { diagnostics: vec![Diagnostic::error(code, name, span, "", msg)], source: Some(source) })
+        Err(e) => Err(LoadError { diagnostics: vec![saphyr_error(name, &e, &source.text)], source: Some(source) }),
+    }
+}
+
+/// `version` must be 1; a policy of another version cannot be read by this secctl at all,
+/// so this is reported alone, before any structural check.
+fn version_problem(name: &str, tree: &Node) -> Option<Diagnostic> {
+    let (_, v) = tree.as_map()?.iter().find(|(k, _)| k.value == Value::Str("version".into()))?;
+    match &v.value {
+        Value::UInt(1) => None,
+        Value::UInt(n) => Some(
+            Diagnostic::error("unsupported-version", name, v.span, "version", format!("policy version {n} is not supported; this secctl reads version 1"))
+                .with_label("unsupported version")
+                .with_hint("set `version: 1`, or upgrade secctl if the policy was written for a newer one"),
+        ),
+        _ => None, // wrong types are reported by the schema pass
+    }
+}
+
+/// Converts a serde-saphyr error into a diagnostic: position from the error, message
+/// without the "at line X, column Y" text that the diagnostic already shows.
+fn saphyr_error(name: &str, e: &serde_saphyr::Error, text: &str) -> Diagnostic {
+    let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
+    let raw = e.without_snippet().to_string();
+    let mut msg = clean_message(&raw);
+    let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
+    // Library wording that means nothing to a policy author.
+    let special = if msg.contains("multiple YAML documents") {
+        msg = "the file holds more than one YAML document (`---`)".into();
+        Some("a policy is a single document: remove the `---` separator and merge the parts")
+    } else if msg.contains("budget breached") && msg.contains("Depth") {
+        msg = "the YAML is nested more than 64 levels deep".into();
+        Some("a policy is never this deep; look for unbalanced brackets")
+    } else if msg.contains("budget breached") {
+        msg = format!("the file exceeds secctl's safety limits for YAML ({})", msg.trim_start_matches("budget breached: "));
+        Some("a policy is small; check for runaway aliases or a wrong file")
+    } else {
+        None
+    };
+    let hint = if let Some(h) = special {
+        h
+    } else if code == "yaml-duplicate-key" {
+        "keep only one of the two keys"
+    } else if text.contains('\t') && msg.contains("tab") {
+        "indent with spaces, not tabs"
+    } else {
+        "fix the YAML syntax here (indentation, a missing `:` or an unclosed quote or bracket)"
+    };
+    Diagnostic::error(code, name, span, "", msg).with_hint(hint)
+}
+
+/// Removes position text (`at line 3, column 5`, `line 3 column 5`) and collapses whitespace.
+fn clean_message(raw: &str) -> String {
+    let mut s = raw.lines().next().unwrap_or("").to_string();
+    for pat in [" at line ", ", line ", " line "] {
+        if let Some(i) = s.find(pat) {
+            let rest = &s[i + pat.len()..];
+            if rest.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                let tail_start = rest.find(|c: char| !(c.is_ascii_digit() || c == ',' || c == ' ' || c.is_ascii_alphabetic() && "column".contains(c)));
+                let tail = tail_start.map(|t| &rest[t..]).unwrap_or("");
+                s = format!("{}{}", &s[..i], tail);
+            }
         }
     }
+    let s = s.trim().trim_end_matches(':').trim();
+    let mut out = s.to_string();
+    if let Some(first) = out.get(..1) {
+        out = first.to_lowercase() + &out[1..];
+    }
+    out
 }

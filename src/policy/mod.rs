@@ -7,9 +7,14 @@
 
 pub mod check;
 pub mod defaults;
+pub mod init;
 pub mod load;
 pub mod model;
+pub mod node;
+pub mod schema;
+pub mod suggest;
 pub mod span;
+pub mod validate;
 
 pub use load::{load, LoadError, LoadedPolicy, Source};
 pub use model::Policy;

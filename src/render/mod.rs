@@ -13,7 +13,12 @@ use crate::policy::LoadedPolicy;
 
 pub mod backend;
 pub mod compose;
+pub mod gateway;
+pub mod modsec;
+pub mod nginx;
 pub mod redis;
+pub mod tls;
+pub mod write;
 
 /// One generated file, relative to the output directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +71,7 @@ pub fn engine(templates: &[(&str, &str)]) -> Result<tera::Tera> {
 pub fn render_all(loaded: &LoadedPolicy) -> Result<BTreeMap<String, RenderedFile>> {
     let ctx = Context::new(loaded);
     let mut out = BTreeMap::new();
-    for files in [redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?] {
+    for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?] {
         for f in files {
             out.insert(f.path.clone(), f);
         }

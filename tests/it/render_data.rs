@@ -1,1 +1,0 @@
-//! Integration tests: render_data.
