@@ -153,13 +153,12 @@ impl Store {
     /// (a run was killed between writing them and writing the index) are added.
     fn reconcile(&mut self) -> Result<()> {
         let mut changed = false;
-        if self.index.cas.is_empty() && self.layout.int_crt().exists() {
-            if let (Ok(root), Ok(int)) = (certinfo::read_cert(&self.layout.root_crt()), certinfo::read_cert(&self.layout.int_crt())) {
+        if self.index.cas.is_empty() && self.layout.int_crt().exists()
+            && let (Ok(root), Ok(int)) = (certinfo::read_cert(&self.layout.root_crt()), certinfo::read_cert(&self.layout.int_crt())) {
                 self.index.cas.push(ca_record(Level::Root, &root, &root.serial, CaState::Active, "ca"));
                 self.index.cas.push(ca_record(Level::Intermediate, &int, &root.serial, CaState::Active, "ca"));
                 changed = true;
             }
-        }
         if let Ok(rd) = fs::read_dir(self.layout.root.join("services")) {
             let mut names: Vec<String> = rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
             names.sort();
