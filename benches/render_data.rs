@@ -8,17 +8,22 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use secctl::policy::{load::parse_bytes, LoadedPolicy};
-use secctl::render::{backend, compose, redis, Context};
+use secctl::policy::{LoadedPolicy, load::parse_bytes};
+use secctl::render::{Context, backend, compose, redis};
 
 fn loaded(name: &str, text: &str) -> LoadedPolicy {
     let (policy, source) = parse_bytes(name, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    LoadedPolicy { policy, source, base_dir: ".".into() }
+    LoadedPolicy {
+        policy,
+        source,
+        base_dir: ".".into(),
+    }
 }
 
 /// A stack with `n` FastAPI services behind one gateway, each with its Redis user and 5 routes.
 fn generated(n: usize) -> String {
-    let mut s = String::from("version: 1\nproject: { name: big, environment: production }\nservices:\n");
+    let mut s =
+        String::from("version: 1\nproject: { name: big, environment: production }\nservices:\n");
     s += "  gateway: { kind: gateway, dns_names: [gateway.big.internal], listen: { host: 0.0.0.0, port: 8443 } }\n";
     s += "  redis: { kind: redis, dns_names: [redis.big.internal], listen: { host: 0.0.0.0, port: 6379 } }\n";
     s += "  keycloak: { kind: keycloak, dns_names: [keycloak.big.internal], listen: { host: 0.0.0.0, port: 8080 }, mtls: none }\n";
@@ -35,7 +40,8 @@ fn generated(n: usize) -> String {
             writeln!(s, "  - {{ path: /svc{i}/r{j}/, upstream: svc{i}, roles: [viewer], tenant_scoped: true }}").unwrap();
         }
     }
-    s += "identity:\n  service: keycloak\n  url: https://keycloak.big.internal:8443\n  realm: big\n";
+    s +=
+        "identity:\n  service: keycloak\n  url: https://keycloak.big.internal:8443\n  realm: big\n";
     s += "  admin: { grant: client-credentials, client_id: secctl-admin, client_secret: { env: KC } }\n";
     s += "  tenants: [{ id: t1 }]\n  roles: [{ name: viewer }]\n";
     s += "  clients:\n    - { client_id: web, kind: spa, redirect_uris: [https://app.big.example/cb] }\n    - { client_id: api, kind: backend, service: svc0 }\n";
@@ -44,7 +50,12 @@ fn generated(n: usize) -> String {
         writeln!(s, "    svc{i}: {{ keys: [\"svc{i}:*\"] }}").unwrap();
     }
     let producers: Vec<String> = (1..n).map(|i| format!("svc{i}")).collect();
-    writeln!(s, "  error_queues:\n    - {{ key: \"errors:*\", producers: [{}], consumers: [svc0] }}", producers.join(", ")).unwrap();
+    writeln!(
+        s,
+        "  error_queues:\n    - {{ key: \"errors:*\", producers: [{}], consumers: [svc0] }}",
+        producers.join(", ")
+    )
+    .unwrap();
     s
 }
 
@@ -52,7 +63,12 @@ fn measure(label: &str, l: &LoadedPolicy) -> Duration {
     let ctx = Context::new(l);
     let once = || {
         let mut bytes = 0;
-        for f in redis::render(&ctx).unwrap().into_iter().chain(compose::render(&ctx).unwrap()).chain(backend::render(&ctx).unwrap()) {
+        for f in redis::render(&ctx)
+            .unwrap()
+            .into_iter()
+            .chain(compose::render(&ctx).unwrap())
+            .chain(backend::render(&ctx).unwrap())
+        {
             bytes += f.contents.len();
         }
         bytes
@@ -79,14 +95,31 @@ fn measure(label: &str, l: &LoadedPolicy) -> Duration {
 }
 
 fn main() {
-    let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/reference.yaml")).unwrap();
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/reference.yaml"
+    ))
+    .unwrap();
     let r = measure("reference.yaml", &loaded("reference.yaml", &reference));
     let mut per_service = Vec::new();
     for n in [50, 100, 200, 400] {
         let text = generated(n);
-        let d = measure(&format!("generated n={n}"), &loaded("generated.yaml", &text));
+        let d = measure(
+            &format!("generated n={n}"),
+            &loaded("generated.yaml", &text),
+        );
         per_service.push((n, d.as_secs_f64() * 1e6 / (n as f64 + 3.0)));
     }
-    println!("per-service cost (us): {}", per_service.iter().map(|(n, us)| format!("n={n}: {us:.1}")).collect::<Vec<_>>().join(", "));
-    println!("target: reference < 50 ms ({}), 200 services/1000 routes < 1 s", if r.as_millis() < 50 { "met" } else { "MISSED" });
+    println!(
+        "per-service cost (us): {}",
+        per_service
+            .iter()
+            .map(|(n, us)| format!("n={n}: {us:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "target: reference < 50 ms ({}), 200 services/1000 routes < 1 s",
+        if r.as_millis() < 50 { "met" } else { "MISSED" }
+    );
 }

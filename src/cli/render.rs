@@ -41,6 +41,14 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         Ok(l) => l,
         Err(outcome) => return Ok(outcome),
     };
+    // `check` is the single judge of a policy: render nothing from a policy it rejects,
+    // and show the same positioned diagnostics it would.
+    let findings = crate::policy::check::check(&loaded);
+    if findings.iter().any(|d| d.severity == crate::diag::Severity::Error) {
+        reporter.diagnostics(&findings, Some(&loaded.source.text));
+        reporter.status(format!("{}: not rendered; fix the errors above (`secctl check -p {}` lists them)", loaded.source.name, args.policy.policy.display()));
+        return Ok(Outcome::Invalid);
+    }
     // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
     let files = crate::render::render_all(&loaded)
         .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
@@ -69,5 +77,10 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     }
     write::write(&args.out, &files).map_err(Fail::invalid)?;
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
+    // Redis passwords are per install, so they live outside the committed tree: create the
+    // missing ones (0600, never overwritten) and the loadable ACL file with their hashes.
+    if let Some(p) = crate::render::redis::provision_secrets(&loaded).map_err(Fail::invalid)? {
+        reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
+    }
     Ok(Outcome::Ok)
 }

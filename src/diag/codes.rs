@@ -54,7 +54,6 @@ pub const CODES: &[(&str, &str)] = &[
     ("name-constraint-invalid", "A CA name constraint that is not a DNS subtree or CIDR range."),
     ("invalid-address", "A host, IP or URL that cannot be parsed."),
     // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
-    ("redis-user-missing", "A service with a flow to Redis has no `redis.users` entry."),
     ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
     ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
     ("redis-service-invalid", "`redis.service` is missing, not kind `redis`, or has no `listen`."),

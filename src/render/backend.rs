@@ -9,14 +9,17 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::policy::model::{AuthMode, ClientKind, Listener, Policy};
 
-use super::{engine, Context, RenderedFile};
+use super::{Context, RenderedFile, engine};
 
-const TEMPLATES: &[(&str, &str)] = &[("module", include_str!("../../templates/backend/secctl_security.py.tera"))];
+const TEMPLATES: &[(&str, &str)] = &[(
+    "module",
+    include_str!("../../templates/backend/secctl_security.py.tera"),
+)];
 
 /// A route rule as the Python module sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,19 +42,34 @@ pub struct RouteRule {
 
 /// Route rules for every public or internal route, longest path first (first match wins).
 pub fn rules(policy: &Policy) -> Vec<RouteRule> {
-    let Some(identity) = &policy.identity else { return Vec::new() };
-    let spa: BTreeSet<String> = identity.clients.iter().filter(|c| c.kind.value == ClientKind::Spa).map(|c| c.client_id.value.clone()).collect();
+    let Some(identity) = &policy.identity else {
+        return Vec::new();
+    };
+    let spa: BTreeSet<String> = identity
+        .clients
+        .iter()
+        .filter(|c| c.kind.value == ClientKind::Spa)
+        .map(|c| c.client_id.value.clone())
+        .collect();
     let mut out: Vec<RouteRule> = policy
         .routes
         .iter()
         .map(|r| {
             let up = r.upstream.value.clone();
             // Clients of services that have a flow to this upstream (direct or through the gateway).
-            let callers: BTreeSet<&str> = policy.flows_to(&up).map(|f| f.from.value.as_str()).collect();
+            let callers: BTreeSet<&str> = policy
+                .flows_to(&up)
+                .map(|f| f.from.value.as_str())
+                .collect();
             let mut azp: BTreeSet<String> = identity
                 .clients
                 .iter()
-                .filter(|c| c.kind.value != ClientKind::Spa && c.service.as_ref().is_some_and(|s| callers.contains(s.value.as_str())))
+                .filter(|c| {
+                    c.kind.value != ClientKind::Spa
+                        && c.service
+                            .as_ref()
+                            .is_some_and(|s| callers.contains(s.value.as_str()))
+                })
                 .map(|c| c.client_id.value.clone())
                 .collect();
             // Browsers reach public routes only.
@@ -69,7 +87,12 @@ pub fn rules(policy: &Policy) -> Vec<RouteRule> {
             }
         })
         .collect();
-    out.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then_with(|| a.path.cmp(&b.path)));
+    out.sort_by(|a, b| {
+        b.path
+            .len()
+            .cmp(&a.path.len())
+            .then_with(|| a.path.cmp(&b.path))
+    });
     out
 }
 
@@ -80,7 +103,11 @@ fn py_str(s: &str) -> String {
 
 fn py_set<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     let v: Vec<String> = items.into_iter().map(|s| py_str(s)).collect();
-    if v.is_empty() { "frozenset()".into() } else { format!("frozenset({{{}}})", v.join(", ")) }
+    if v.is_empty() {
+        "frozenset()".into()
+    } else {
+        format!("frozenset({{{}}})", v.join(", "))
+    }
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -101,9 +128,15 @@ struct RuleView {
 /// Renders the backend module (nothing when the policy has no `identity`).
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let policy = &ctx.loaded.policy;
-    let Some(identity) = &policy.identity else { return Ok(Vec::new()) };
-    let audiences: BTreeSet<String> =
-        identity.clients.iter().filter(|c| c.kind.value == ClientKind::Backend).map(|c| c.client_id.value.clone()).collect();
+    let Some(identity) = &policy.identity else {
+        return Ok(Vec::new());
+    };
+    let audiences: BTreeSet<String> = identity
+        .clients
+        .iter()
+        .filter(|c| c.kind.value == ClientKind::Backend)
+        .map(|c| c.client_id.value.clone())
+        .collect();
     if audiences.is_empty() {
         bail!(crate::exit::Fail::invalid(anyhow::anyhow!(
             "{}: `identity.clients` has no client of kind `backend`, so backend/secctl_security.py has no audience to require; \
@@ -113,12 +146,23 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     }
     let realm = &identity.realm.value;
     let base = identity.url.value.trim_end_matches('/');
-    let public = identity.public_url.as_ref().map(|u| u.value.trim_end_matches('/').to_string()).unwrap_or_else(|| base.to_string());
+    let public = identity
+        .public_url
+        .as_ref()
+        .map(|u| u.value.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| base.to_string());
     let issuer = format!("{public}/realms/{realm}");
     let jwks = format!("{base}/realms/{realm}/protocol/openid-connect/certs");
     let tenancy = identity.tenancy.as_ref();
-    let claim = tenancy.and_then(|t| t.claim.as_ref()).map(|c| c.value.clone()).unwrap_or_else(|| "tenant".into());
-    let tenants: Vec<String> = identity.tenants.iter().map(|t| t.id.value.clone()).collect();
+    let claim = tenancy
+        .and_then(|t| t.claim.as_ref())
+        .map(|c| c.value.clone())
+        .unwrap_or_else(|| "tenant".into());
+    let tenants: Vec<String> = identity
+        .tenants
+        .iter()
+        .map(|t| t.id.value.clone())
+        .collect();
     let rules: Vec<RuleView> = rules(policy)
         .into_iter()
         .map(|r| RuleView {
@@ -140,28 +184,55 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     c.insert("tenants", &py_set(&tenants));
     c.insert("rules", &rules);
     let contents = engine(TEMPLATES)?.render("module", &c)?;
-    Ok(vec![RenderedFile { path: "backend/secctl_security.py".into(), contents, mode: 0o644 }])
+    Ok(vec![RenderedFile {
+        path: "backend/secctl_security.py".into(),
+        contents,
+        mode: 0o644,
+    }])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{load::parse_bytes, LoadedPolicy};
+    use crate::policy::{LoadedPolicy, load::parse_bytes};
 
     #[test]
     fn reference_rules() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/reference.yaml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/policies/reference.yaml"
+        ))
+        .unwrap();
         let (policy, source) = parse_bytes("reference.yaml", text.as_bytes()).unwrap();
         let r = rules(&policy);
         assert_eq!(r[0].path, "/api/admin/", "longest prefix first");
         let api = r.iter().find(|x| x.path == "/api/").unwrap();
-        assert_eq!(api.azp.iter().map(String::as_str).collect::<Vec<_>>(), ["web", "worker"], "SPA + worker (flow via gateway)");
+        assert_eq!(
+            api.azp.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["web", "worker"],
+            "SPA + worker (flow via gateway)"
+        );
         let internal = r.iter().find(|x| x.path == "/internal/").unwrap();
-        assert_eq!(internal.azp.iter().map(String::as_str).collect::<Vec<_>>(), ["worker"], "no browser on the internal listener");
+        assert_eq!(
+            internal.azp.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["worker"],
+            "no browser on the internal listener"
+        );
         let ai = r.iter().find(|x| x.path == "/ai/").unwrap();
-        assert_eq!(ai.azp.iter().map(String::as_str).collect::<Vec<_>>(), ["web"]);
-        assert!(r.iter().find(|x| x.path == "/healthz").is_some_and(|h| h.exact && !h.auth));
-        let l = LoadedPolicy { policy, source, base_dir: ".".into() };
+        assert_eq!(
+            ai.azp.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["web"]
+        );
+        assert!(
+            r.iter()
+                .find(|x| x.path == "/healthz")
+                .is_some_and(|h| h.exact && !h.auth)
+        );
+        let l = LoadedPolicy {
+            policy,
+            source,
+            base_dir: ".".into(),
+        };
         let m = render(&Context::new(&l)).unwrap().remove(0).contents;
         assert!(m.contains("ISSUER = \"https://auth.acme.example/realms/acme\""));
         assert!(m.contains("JWKS_URL = \"https://keycloak.acme.internal:8443/realms/acme/protocol/openid-connect/certs\""));

@@ -269,6 +269,10 @@ impl GatewayPlan {
                 allow_var,
                 allowed,
             };
+            let same_listener = if internal { &self.internal_locations } else { &self.public_locations };
+            if same_listener.iter().any(|l| l.matcher == loc.matcher) {
+                bail!("{}routes[{i}].path {:?} is already routed on the same listener: each path may appear once", at(file, route.path.span), loc.path);
+            }
             if internal { self.internal_locations.push(loc) } else { self.public_locations.push(loc) }
         }
         for id in identities {
@@ -282,9 +286,13 @@ impl GatewayPlan {
     }
 
     fn upstream(&mut self, name: &str, svc: &Service) -> Result<&UpstreamPlan> {
-        let up_name = format!("up_{}", slug(name));
-        if let Some(pos) = self.upstreams.iter().position(|u| u.name == up_name) {
+        if let Some(pos) = self.upstreams.iter().position(|u| u.service == name) {
             return Ok(&self.upstreams[pos]);
+        }
+        // Service names `a-b` and `a_b` slug alike: keep upstream names unique.
+        let mut up_name = format!("up_{}", slug(name));
+        if self.upstreams.iter().any(|u| u.name == up_name) {
+            up_name = format!("{up_name}_{}", self.upstreams.len());
         }
         let listen = svc.listen.as_ref().with_context(|| format!("service {name} is a route upstream but has no listen address: set services.{name}.listen"))?;
         let dns = svc.dns_names.first().map(|d| d.value.clone());
@@ -445,6 +453,46 @@ mod tests {
     fn quoting_refuses_dollar_and_escapes_quotes() {
         assert!(nginx_quote("a$b", "x").is_err());
         assert_eq!(nginx_quote(r#"a "b" \c"#, "x").unwrap(), r#""a \"b\" \\c""#);
+    }
+
+    fn policy(extra_routes: &str) -> Policy {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/local-stack.yaml")).unwrap();
+        let text = text.replace("routes:\n", &format!("routes:\n{extra_routes}"));
+        crate::policy::load::parse_bytes("p.yaml", text.as_bytes()).map_err(|e| format!("{:?}", e.diagnostics)).unwrap().0
+    }
+
+    #[test]
+    fn duplicate_route_paths_are_refused_with_position() {
+        let p = policy("  - { path: /api/, upstream: ai }\n");
+        let err = GatewayPlan::build(&p, "p.yaml").unwrap_err().to_string();
+        assert!(err.contains("already routed") && err.starts_with("p.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn internal_routes_admit_only_flow_callers_and_upstreams_are_per_service() {
+        let plan = GatewayPlan::build(&policy(""), "p.yaml").unwrap().unwrap();
+        let internal = &plan.internal_locations[0];
+        assert_eq!(internal.allowed, ["worker"]);
+        assert!(plan.identities.iter().all(|(_, id)| id == "worker"));
+        let names: Vec<&str> = plan.upstreams.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["up_backend", "up_ai"]);
+        assert!(plan.upstreams.iter().all(|u| u.tls), "fastapi services get mTLS upstreams");
+        // Every route has a per-IP zone; AI routes also a per-user one.
+        assert_eq!(plan.zones.iter().filter(|z| z.key == "$binary_remote_addr").count(), plan.public_locations.len() + plan.internal_locations.len());
+    }
+
+    #[test]
+    fn hsts_follows_the_environment() {
+        let dev = policy("");
+        let mut dev = dev;
+        dev.edge.as_mut().unwrap().hsts = None;
+        let plan = GatewayPlan::build(&dev, "p.yaml").unwrap().unwrap();
+        assert!(!plan.headers.iter().any(|(k, _)| k == "Strict-Transport-Security"), "dev without hsts must not send HSTS");
+        let mut prod = dev;
+        prod.project.environment.value = crate::policy::model::Environment::Production;
+        let plan = GatewayPlan::build(&prod, "p.yaml").unwrap().unwrap();
+        let hsts = plan.headers.iter().find(|(k, _)| k == "Strict-Transport-Security").map(|(_, v)| v.as_str());
+        assert_eq!(hsts, Some("\"max-age=63072000; includeSubDomains\""));
     }
 
     #[test]

@@ -66,8 +66,9 @@ fn shipped_policies_pass_check() {
 fn json_output_decodes_into_strict_structs() {
     let (code, doc) = check_json(&root().join("tests/cmd/bad/redis.yaml"));
     assert_eq!(code, 1, "semantic errors exit 1");
-    assert_eq!((doc.errors, doc.warnings), (3, 1));
-    assert_eq!(doc.diagnostics.len(), 4);
+    assert_eq!((doc.errors, doc.warnings), (4, 1));
+    assert_eq!(doc.diagnostics.len(), 5);
+    assert!(doc.diagnostics.iter().any(|d| d.code == "redis-service-invalid"), "render-only Redis rules are reported by check too");
     let d = doc.diagnostics.iter().find(|d| d.code == "redis-user-without-flow").expect("redis-user-without-flow reported");
     assert_eq!((d.line, d.column, d.severity.as_str()), (15, 5, "error"));
     assert_eq!(d.path, "redis.users.worker");
@@ -258,4 +259,19 @@ fn key_reference_in_docs_is_up_to_date() {
     for key in ["version", "project", "services", "flows", "edge", "routes", "identity", "waf", "redis", "ca", "audit", "deploy"] {
         assert!(generated.contains(&format!("| `{key}` |")), "{key} documented");
     }
+}
+
+/// `check` is the single judge: `render` refuses a policy `check` rejects, shows the same
+/// positioned diagnostics, exits 2 and writes nothing.
+#[test]
+fn render_refuses_a_policy_that_check_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("generated");
+    let bad = root().join("tests/cmd/bad/redis.yaml");
+    let out = secctl(&["render", "-p", bad.to_str().unwrap(), "--out", out_dir.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[redis-flow-without-user]") && stderr.contains("redis.yaml:10:"), "{stderr}");
+    assert!(stderr.contains("not rendered"), "{stderr}");
+    assert!(!out_dir.exists(), "nothing may be written for a rejected policy");
 }

@@ -30,7 +30,14 @@ pub mod rate;
 pub fn check(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
     // Map keys (service names, Redis users) have no spans in the model; the tree has them.
     let tree = super::node::parse(&loaded.source.text).ok();
-    run(&loaded.source.name, &loaded.policy, tree)
+    let mut out = run(&loaded.source.name, &loaded.policy, tree);
+    // Rules only the Redis ACL planner can judge (unsafe rule text, queue overlap) are
+    // reported here too, so `check` finds everything `render` would refuse. Codes the
+    // checks above already cover are not reported twice.
+    let covered = ["redis-flow-without-user", "redis-user-without-flow"];
+    out.extend(crate::render::redis::check_policy(loaded).into_iter().filter(|d| !covered.contains(&d.code.as_str())));
+    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+    out
 }
 
 /// Runs every check on a policy that did not come from a file (positions are unknown).

@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use super::{engine, Context, RenderedFile};
+use super::{Context, RenderedFile, engine};
 
 pub mod check;
 pub mod plan;
@@ -16,7 +16,10 @@ pub use plan::ComposePlan;
 /// Output path of the override, relative to the render directory.
 pub const OVERRIDE_PATH: &str = "compose/docker-compose.secctl.yml";
 
-const TEMPLATES: &[(&str, &str)] = &[("override", include_str!("../../../templates/compose/docker-compose.secctl.yml.tera"))];
+const TEMPLATES: &[(&str, &str)] = &[(
+    "override",
+    include_str!("../../../templates/compose/docker-compose.secctl.yml.tera"),
+)];
 
 /// Renders the Compose override.
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
@@ -33,12 +36,20 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     if !diags.is_empty() {
         return Err(super::redis::policy_error(&diags));
     }
-    Ok(vec![RenderedFile { path: OVERRIDE_PATH.into(), contents, mode: 0o644 }])
+    Ok(vec![RenderedFile {
+        path: OVERRIDE_PATH.into(),
+        contents,
+        mode: 0o644,
+    }])
 }
 
 /// What the merged Compose file must satisfy for this policy.
 pub fn expectations(plan: &ComposePlan) -> check::Expectations {
-    check::Expectations { gateway: plan.gateway.clone(), edge_network: plan::zone_name(crate::policy::model::Zone::Edge).into(), networks: plan.expected_networks() }
+    check::Expectations {
+        gateway: plan.gateway.clone(),
+        edge_network: plan::zone_name(crate::policy::model::Zone::Edge).into(),
+        networks: plan.expected_networks(),
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,14 @@ pub const REDIS_SECRETS_VAR: &str = "${SECCTL_REDIS_SECRETS_DIR:-./secrets/redis
 /// Writable paths per kind (everything else is a read-only root filesystem).
 fn tmpfs_for(kind: ServiceKind) -> Vec<&'static str> {
     match kind {
-        ServiceKind::Gateway => vec!["/tmp", "/run", "/var/cache/nginx", "/var/lib/nginx", "/var/log/nginx", "/var/log/modsecurity"],
+        ServiceKind::Gateway => vec![
+            "/tmp",
+            "/run",
+            "/var/cache/nginx",
+            "/var/lib/nginx",
+            "/var/log/nginx",
+            "/var/log/modsecurity",
+        ],
         _ => vec!["/tmp"],
     }
 }
@@ -91,12 +98,25 @@ impl ComposePlan {
         let cfg = paths.config_dir.trim_end_matches('/').to_string();
         let sec = paths.secrets_dir.trim_end_matches('/').to_string();
         let state = paths.state_dir.trim_end_matches('/').to_string();
-        let mut plan = ComposePlan { gateway: policy.edge.as_ref().map(|e| e.gateway.value.clone()), ..Default::default() };
+        let mut plan = ComposePlan {
+            gateway: policy.edge.as_ref().map(|e| e.gateway.value.clone()),
+            ..Default::default()
+        };
         let zone_of = |s: &str| policy.service(s).map(|x| x.zone()).unwrap_or(Zone::App);
         // Membership from flows.
-        let mut member: BTreeMap<String, BTreeSet<Zone>> = policy.services.iter().map(|(n, s)| (n.clone(), BTreeSet::from([s.zone()]))).collect();
+        let mut member: BTreeMap<String, BTreeSet<Zone>> = policy
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), BTreeSet::from([s.zone()])))
+            .collect();
         for f in &policy.flows {
-            let (from, to) = (f.from.value.as_str(), f.via.as_ref().map(|v| v.value.as_str()).unwrap_or(f.to.value.as_str()));
+            let (from, to) = (
+                f.from.value.as_str(),
+                f.via
+                    .as_ref()
+                    .map(|v| v.value.as_str())
+                    .unwrap_or(f.to.value.as_str()),
+            );
             if !policy.services.contains_key(from) || !policy.services.contains_key(to) {
                 continue; // `secctl check` reports unknown services.
             }
@@ -108,57 +128,123 @@ impl ComposePlan {
                 member.get_mut(from).unwrap().insert(zone_of(to));
             }
         }
-        let redis_users: BTreeSet<String> =
-            policy.redis.as_ref().map(|r| r.users.keys().cloned().collect()).unwrap_or_default();
+        let redis_users: BTreeSet<String> = policy
+            .redis
+            .as_ref()
+            .map(|r| r.users.keys().cloned().collect())
+            .unwrap_or_default();
         let redis_service = policy.redis.as_ref().map(|r| r.service.value.clone());
         for (name, s) in &policy.services {
             let mut sp = ServicePlan::default();
-            let aliases: Vec<String> = s.dns_names.iter().map(|d| d.value.clone()).filter(|d| d != "localhost").collect();
+            let aliases: Vec<String> = s
+                .dns_names
+                .iter()
+                .map(|d| d.value.clone())
+                .filter(|d| d != "localhost")
+                .collect();
             for z in &member[name] {
-                plan.networks.insert(zone_name(*z).to_string(), *z != Zone::Edge);
-                sp.networks.insert(zone_name(*z).to_string(), aliases.clone());
+                plan.networks
+                    .insert(zone_name(*z).to_string(), *z != Zone::Edge);
+                sp.networks
+                    .insert(zone_name(*z).to_string(), aliases.clone());
             }
-            sp.tmpfs = tmpfs_for(s.kind.value).into_iter().map(String::from).collect();
-            let mut add_secret = |sp: &mut ServicePlan, name: String, host: String, target: String| {
-                plan.secrets.insert(name.clone(), host);
-                sp.secrets.push(SecretMount { source: name, target });
-            };
+            sp.tmpfs = tmpfs_for(s.kind.value)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            // The rendered nginx.conf keeps its pid file, temp dirs and logs in the deploy
+            // state dir; under a read-only root filesystem that must be writable too.
+            if s.kind.value == ServiceKind::Gateway && !sp.tmpfs.contains(&paths.state_dir) {
+                sp.tmpfs.push(paths.state_dir.clone());
+            }
+            let mut add_secret =
+                |sp: &mut ServicePlan, name: String, host: String, target: String| {
+                    plan.secrets.insert(name.clone(), host);
+                    sp.secrets.push(SecretMount {
+                        source: name,
+                        target,
+                    });
+                };
             let role = s.mtls_role();
-            let svc_dir = |f: &str| (format!("{PKI_VAR}/services/{name}/{f}"), format!("{pki}/services/{name}/{f}"));
+            let svc_dir = |f: &str| {
+                (
+                    format!("{PKI_VAR}/services/{name}/{f}"),
+                    format!("{pki}/services/{name}/{f}"),
+                )
+            };
             if role.is_server() {
-                for (suffix, f) in [("server_crt", "server-fullchain.crt"), ("server_key", "server.key")] {
+                for (suffix, f) in [
+                    ("server_crt", "server-fullchain.crt"),
+                    ("server_key", "server.key"),
+                ] {
                     let (h, t) = svc_dir(f);
                     add_secret(&mut sp, format!("{name}_{suffix}"), h, t);
                 }
             }
             if role.is_client() {
-                for (suffix, f) in [("client_crt", "client-fullchain.crt"), ("client_key", "client.key")] {
+                for (suffix, f) in [
+                    ("client_crt", "client-fullchain.crt"),
+                    ("client_key", "client.key"),
+                ] {
                     let (h, t) = svc_dir(f);
                     add_secret(&mut sp, format!("{name}_{suffix}"), h, t);
                 }
             }
             if role != MtlsRole::None {
-                add_secret(&mut sp, "ca_chain".into(), format!("{PKI_VAR}/ca/chain.crt"), format!("{pki}/ca/chain.crt"));
-                add_secret(&mut sp, "ca_bundle".into(), format!("{PKI_VAR}/ca/bundle.crt"), format!("{pki}/ca/bundle.crt"));
+                add_secret(
+                    &mut sp,
+                    "ca_chain".into(),
+                    format!("{PKI_VAR}/ca/chain.crt"),
+                    format!("{pki}/ca/chain.crt"),
+                );
+                add_secret(
+                    &mut sp,
+                    "ca_bundle".into(),
+                    format!("{PKI_VAR}/ca/bundle.crt"),
+                    format!("{pki}/ca/bundle.crt"),
+                );
             }
             if s.kind.value == ServiceKind::Gateway {
-                add_secret(&mut sp, "ca_crl".into(), format!("{PKI_VAR}/ca/crl.pem"), format!("{pki}/ca/crl.pem"));
-                sp.volumes.push(format!("{RENDER_VAR}:{cfg}:ro"));
+                add_secret(
+                    &mut sp,
+                    "ca_crl".into(),
+                    format!("{PKI_VAR}/ca/crl.pem"),
+                    format!("{pki}/ca/crl.pem"),
+                );
+                // Only the gateway's own config dirs: the PKI secrets mount under `<config_dir>/pki`,
+                // and a mount point inside a read-only bind of the whole tree cannot be created.
+                sp.volumes.push(format!("{RENDER_VAR}/nginx:{cfg}/nginx:ro"));
+                sp.volumes.push(format!("{RENDER_VAR}/modsecurity:{cfg}/modsecurity:ro"));
+                sp.volumes.push(format!("gateway-state:{state}/nginx"));
+                plan.volumes.insert("gateway-state".into());
             }
             if redis_users.contains(name) {
                 let f = redis_secrets::password_file(name);
-                add_secret(&mut sp, f.clone(), format!("{REDIS_SECRETS_VAR}/{f}"), format!("{sec}/{f}"));
+                add_secret(
+                    &mut sp,
+                    f.clone(),
+                    format!("{REDIS_SECRETS_VAR}/{f}"),
+                    format!("{sec}/{f}"),
+                );
             }
             if redis_service.as_deref() == Some(name.as_str()) {
                 let f = redis_secrets::ACL_FILE.to_string();
-                add_secret(&mut sp, f.clone(), format!("{REDIS_SECRETS_VAR}/{f}"), format!("{sec}/{f}"));
-                sp.volumes.push(format!("{RENDER_VAR}/redis:{cfg}/redis:ro"));
+                add_secret(
+                    &mut sp,
+                    f.clone(),
+                    format!("{REDIS_SECRETS_VAR}/{f}"),
+                    format!("{sec}/{f}"),
+                );
+                sp.volumes
+                    .push(format!("{RENDER_VAR}/redis:{cfg}/redis:ro"));
                 sp.volumes.push(format!("redis-data:{state}/redis"));
                 plan.volumes.insert("redis-data".into());
                 sp.command = vec!["redis-server".into(), format!("{cfg}/redis/redis.conf")];
             }
             match s.kind.value {
-                ServiceKind::Fastapi => sp.volumes.push(format!("{RENDER_VAR}/backend:{cfg}/backend:ro")),
+                ServiceKind::Fastapi => sp
+                    .volumes
+                    .push(format!("{RENDER_VAR}/backend:{cfg}/backend:ro")),
                 ServiceKind::Keycloak => {
                     sp.volumes.push("keycloak-data:/opt/keycloak/data".into());
                     plan.volumes.insert("keycloak-data".into());
@@ -192,6 +278,9 @@ impl ComposePlan {
 
     /// The networks each service may be on, for [`super::check`].
     pub fn expected_networks(&self) -> BTreeMap<String, BTreeSet<String>> {
-        self.services.iter().map(|(n, s)| (n.clone(), s.networks.keys().cloned().collect())).collect()
+        self.services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.networks.keys().cloned().collect()))
+            .collect()
     }
 }

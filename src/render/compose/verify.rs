@@ -11,7 +11,7 @@ use crate::diag::Diagnostic;
 use crate::exit::Fail;
 use crate::policy::LoadedPolicy;
 
-use super::{check, expectations, ComposePlan};
+use super::{ComposePlan, check, expectations};
 
 /// Host roots for the `${SECCTL_*}` variables in the override.
 #[derive(Clone, Debug, Default)]
@@ -32,8 +32,14 @@ pub fn docker_compose_config(files: &[&Path], roots: &HostRoots) -> Result<Strin
         cmd.arg("-f").arg(f);
     }
     // `config` never talks to the engine; make sure it cannot.
-    cmd.arg("config").env("DOCKER_HOST", "unix:///nonexistent.sock").stdin(Stdio::null());
-    for (var, v) in [("SECCTL_PKI_DIR", roots.pki_dir), ("SECCTL_RENDER_DIR", roots.render_dir), ("SECCTL_REDIS_SECRETS_DIR", roots.redis_secrets_dir)] {
+    cmd.arg("config")
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .stdin(Stdio::null());
+    for (var, v) in [
+        ("SECCTL_PKI_DIR", roots.pki_dir),
+        ("SECCTL_RENDER_DIR", roots.render_dir),
+        ("SECCTL_REDIS_SECRETS_DIR", roots.redis_secrets_dir),
+    ] {
         if let Some(p) = v {
             cmd.env(var, p);
         }
@@ -54,7 +60,12 @@ pub fn docker_compose_config(files: &[&Path], roots: &HostRoots) -> Result<Strin
 
 /// Merges `base` with the rendered override through docker-compose and checks the
 /// result against the policy. Returns the findings (empty = isolated as the policy says).
-pub fn verify_merged(loaded: &LoadedPolicy, base: &Path, override_file: &Path, roots: &HostRoots) -> Result<Vec<Diagnostic>> {
+pub fn verify_merged(
+    loaded: &LoadedPolicy,
+    base: &Path,
+    override_file: &Path,
+    roots: &HostRoots,
+) -> Result<Vec<Diagnostic>> {
     let merged = docker_compose_config(&[base, override_file], roots)?;
     let doc = check::parse(&merged)?;
     let plan = ComposePlan::from_policy(&loaded.policy);

@@ -19,12 +19,38 @@ use crate::policy::{LoadedPolicy, Span};
 use super::glob;
 
 /// Command rules applied when a user lists none.
-pub const DEFAULT_COMMANDS: &[&str] = &["+@read", "+@write", "+@connection", "-@dangerous", "-@admin"];
+pub const DEFAULT_COMMANDS: &[&str] = &[
+    "+@read",
+    "+@write",
+    "+@connection",
+    "-@dangerous",
+    "-@admin",
+];
 
 /// ACL categories that exist in Redis 7.0 (`ACL CAT`). An unknown one aborts Redis at startup.
 const CATEGORIES: &[&str] = &[
-    "all", "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo", "stream",
-    "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting",
+    "all",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 ];
 
 /// One Redis ACL user: a client service and what it may do.
@@ -79,7 +105,9 @@ pub struct AclPlan {
 /// Builds the ACL plan, or returns every problem found (all errors).
 pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
     let policy = &loaded.policy;
-    let Some(redis) = &policy.redis else { return Ok(None) };
+    let Some(redis) = &policy.redis else {
+        return Ok(None);
+    };
     let file = loaded.source.name.as_str();
     let mut diags = Vec::new();
     let svc = redis.service.value.as_str();
@@ -99,25 +127,58 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
     let clients = clients_of(policy, svc);
     for (name, why) in &clients {
         if !redis.users.contains_key(name) {
-            let span = policy.flows_from(name).find(|f| f.to.value == svc).map(|f| f.from.span).unwrap_or(Span::UNKNOWN);
+            let span = policy
+                .flows_from(name)
+                .find(|f| f.to.value == svc)
+                .map(|f| f.from.span)
+                .unwrap_or(Span::UNKNOWN);
             diags.push(
-                Diagnostic::error("redis-user-missing", file, span, "flows", format!("`{name}` has a flow to Redis but no entry in `redis.users` ({why})"))
-                    .with_hint(format!("add `redis.users.{name}` with the key patterns it needs, or remove the flow")),
+                Diagnostic::error(
+                    "redis-flow-without-user",
+                    file,
+                    span,
+                    "flows",
+                    format!("`{name}` has a flow to Redis but no entry in `redis.users` ({why})"),
+                )
+                .with_hint(format!(
+                    "add `redis.users.{name}` with the key patterns it needs, or remove the flow"
+                )),
             );
         }
     }
-    for name in redis.users.keys() {
+    for (name, u) in &redis.users {
         if !clients.contains_key(name) {
+            // Map keys carry no span: point at the user's first value, else at `redis.service`.
+            let span = u
+                .keys
+                .iter()
+                .chain(&u.read_keys)
+                .chain(&u.channels)
+                .chain(&u.commands)
+                .map(|v| v.span)
+                .next()
+                .unwrap_or(redis.service.span);
             diags.push(
-                Diagnostic::error("redis-user-without-flow", file, redis.service.span, format!("redis.users.{name}"), format!("Redis user `{name}` has no flow `{name} -> {svc}`"))
-                    .with_hint(format!("add `{{ from: {name}, to: {svc} }}` to `flows`, or remove the user")),
+                Diagnostic::error(
+                    "redis-user-without-flow",
+                    file,
+                    span,
+                    format!("redis.users.{name}"),
+                    format!("Redis user `{name}` has no flow `{name} -> {svc}`"),
+                )
+                .with_hint(format!(
+                    "add `{{ from: {name}, to: {svc} }}` to `flows`, or remove the user"
+                )),
             );
         }
     }
     let mut users: BTreeMap<String, AclUser> = BTreeMap::new();
     for (name, u) in &redis.users {
         let base = format!("redis.users.{name}");
-        let patterns = |list: &[crate::policy::model::SString], field: &str, diags: &mut Vec<Diagnostic>| -> Vec<String> {
+        let patterns = |list: &[crate::policy::model::SString],
+                        field: &str,
+                        diags: &mut Vec<Diagnostic>|
+         -> Vec<String> {
             list.iter()
                 .enumerate()
                 .filter_map(|(i, p)| match check_pattern(&p.value) {
@@ -149,15 +210,36 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
             commands = DEFAULT_COMMANDS.iter().map(|s| s.to_string()).collect();
         }
         let why = clients.get(name).cloned().unwrap_or_default();
-        users.insert(name.clone(), AclUser { name: name.clone(), keys, read_keys, write_keys: Vec::new(), channels, commands, why });
+        users.insert(
+            name.clone(),
+            AclUser {
+                name: name.clone(),
+                keys,
+                read_keys,
+                write_keys: Vec::new(),
+                channels,
+                commands,
+                why,
+            },
+        );
     }
     for (qi, q) in redis.error_queues.iter().enumerate() {
         let qpath = format!("redis.error_queues[{qi}]");
         if let Err(why) = check_pattern(&q.key.value) {
-            diags.push(Diagnostic::error("redis-invalid-rule", file, q.key.span, format!("{qpath}.key"), format!("`{}` {why}", q.key.value)));
+            diags.push(Diagnostic::error(
+                "redis-invalid-rule",
+                file,
+                q.key.span,
+                format!("{qpath}.key"),
+                format!("`{}` {why}", q.key.value),
+            ));
             continue;
         }
-        let members = q.producers.iter().map(|p| (p, "producers")).chain(q.consumers.iter().map(|c| (c, "consumers")));
+        let members = q
+            .producers
+            .iter()
+            .map(|p| (p, "producers"))
+            .chain(q.consumers.iter().map(|c| (c, "consumers")));
         for (m, role) in members {
             if !users.contains_key(&m.value) {
                 diags.push(
@@ -166,9 +248,16 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
                         file,
                         m.span,
                         format!("{qpath}.{role}"),
-                        format!("`{}` is listed as an error-queue {} but is not a Redis user", m.value, role.trim_end_matches('s')),
+                        format!(
+                            "`{}` is listed as an error-queue {} but is not a Redis user",
+                            m.value,
+                            role.trim_end_matches('s')
+                        ),
                     )
-                    .with_hint(format!("add a flow `{} -> {svc}` and a `redis.users.{}` entry", m.value, m.value)),
+                    .with_hint(format!(
+                        "add a flow `{} -> {svc}` and a `redis.users.{}` entry",
+                        m.value, m.value
+                    )),
                 );
             }
         }
@@ -201,18 +290,26 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(Some(AclPlan { service: svc.to_string(), users: users.into_values().collect() }))
+    Ok(Some(AclPlan {
+        service: svc.to_string(),
+        users: users.into_values().collect(),
+    }))
 }
 
 /// Services with a flow to `svc`, with the flows' descriptions.
 fn clients_of(policy: &Policy, svc: &str) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for f in policy.flows_to(svc) {
-        let d = f.description.clone().unwrap_or_else(|| format!("flow {} -> {svc}", f.from.value));
-        out.entry(f.from.value.clone()).and_modify(|e| {
-            e.push_str("; ");
-            e.push_str(&d)
-        }).or_insert(d);
+        let d = f
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("flow {} -> {svc}", f.from.value));
+        out.entry(f.from.value.clone())
+            .and_modify(|e| {
+                e.push_str("; ");
+                e.push_str(&d)
+            })
+            .or_insert(d);
     }
     out
 }
@@ -222,8 +319,12 @@ fn check_pattern(p: &str) -> Result<(), &'static str> {
     if p.is_empty() {
         return Err("is empty");
     }
-    if p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
-        return Err("contains whitespace, a quote or a control character, which would split or corrupt the ACL line");
+    if p.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
+    {
+        return Err(
+            "contains whitespace, a quote or a control character, which would split or corrupt the ACL line",
+        );
     }
     Ok(())
 }
@@ -237,9 +338,16 @@ fn check_command(c: &str) -> Result<(), String> {
         if CATEGORIES.contains(&cat) {
             return Ok(());
         }
-        return Err(format!("names an ACL category Redis 7.0 does not have (known: {})", CATEGORIES.join(", ")));
+        return Err(format!(
+            "names an ACL category Redis 7.0 does not have (known: {})",
+            CATEGORIES.join(", ")
+        ));
     }
-    let ok_word = |w: &str| !w.is_empty() && w.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
+    let ok_word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+    };
     let mut parts = rest.splitn(2, '|');
     let cmd = parts.next().unwrap_or("");
     let sub_ok = parts.next().is_none_or(ok_word);
@@ -259,7 +367,9 @@ mod tests {
         for ok in ["+@read", "-@dangerous", "+get", "+acl|whoami", "-flushall"] {
             assert!(check_command(ok).is_ok(), "{ok}");
         }
-        for bad in ["@read", "+@nosuch", "~*", ">secret", "nopass", "allkeys", "+GET", "+get x"] {
+        for bad in [
+            "@read", "+@nosuch", "~*", ">secret", "nopass", "allkeys", "+GET", "+get x",
+        ] {
             assert!(check_command(bad).is_err(), "{bad}");
         }
     }
@@ -275,6 +385,9 @@ mod tests {
             commands: vec!["+@read".into(), "+@write".into()],
             why: String::new(),
         };
-        assert_eq!(u.to_string(), "user api on resetkeys ~jobs:* %W~errors:* resetchannels -@all +@read +@write");
+        assert_eq!(
+            u.to_string(),
+            "user api on resetkeys ~jobs:* %W~errors:* resetchannels -@all +@read +@write"
+        );
     }
 }

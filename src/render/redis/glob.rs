@@ -61,7 +61,9 @@ pub fn overlaps(a: &str, b: &str) -> bool {
                 (Some(Tok::Star), Some(t)) if t != Tok::Star => reach[i][j + 1] = true,
                 (Some(t), Some(Tok::Star)) if t != Tok::Star => reach[i + 1][j] = true,
                 (Some(Tok::Lit(x)), Some(Tok::Lit(y))) if x != y => {}
-                (Some(x), Some(y)) if x != Tok::Star && y != Tok::Star => reach[i + 1][j + 1] = true,
+                (Some(x), Some(y)) if x != Tok::Star && y != Tok::Star => {
+                    reach[i + 1][j + 1] = true
+                }
                 _ => {}
             }
         }

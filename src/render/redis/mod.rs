@@ -11,15 +11,21 @@ use crate::diag::Diagnostic;
 use crate::exit::Fail;
 use crate::policy::model::TlsProfile;
 
-use super::{engine, Context, RenderedFile};
+use super::{Context, RenderedFile, engine};
 
 pub mod acl;
 pub mod glob;
 pub mod secrets;
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("redis.conf", include_str!("../../../templates/redis/redis.conf.tera")),
-    ("users.acl", include_str!("../../../templates/redis/users.acl.tera")),
+    (
+        "redis.conf",
+        include_str!("../../../templates/redis/redis.conf.tera"),
+    ),
+    (
+        "users.acl",
+        include_str!("../../../templates/redis/users.acl.tera"),
+    ),
 ];
 
 /// Mozilla intermediate TLS 1.2 ciphers (guideline 6.0).
@@ -44,7 +50,11 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let svc = policy.service(&plan.service).expect("checked by acl::plan");
     let listen = svc.listen.as_ref().expect("checked by acl::plan");
     let paths = policy.deploy_paths();
-    let profile = policy.edge.as_ref().map(|e| e.tls_profile()).unwrap_or(TlsProfile::Intermediate);
+    let profile = policy
+        .edge
+        .as_ref()
+        .map(|e| e.tls_profile())
+        .unwrap_or(TlsProfile::Intermediate);
     let (profile_name, protocols, ciphers) = match profile {
         TlsProfile::Intermediate => ("intermediate", "TLSv1.2 TLSv1.3", INTERMEDIATE_CIPHERS),
         TlsProfile::Modern => ("modern", "TLSv1.3", ""),
@@ -54,25 +64,52 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     c.insert("bind", &listen.host.value);
     c.insert("port", &listen.port.value);
     c.insert("pki_dir", paths.pki_dir.trim_end_matches('/'));
-    c.insert("acl_file", &format!("{}/{}", paths.secrets_dir.trim_end_matches('/'), secrets::ACL_FILE));
-    c.insert("data_dir", &format!("{}/redis", paths.state_dir.trim_end_matches('/')));
+    c.insert(
+        "acl_file",
+        &format!(
+            "{}/{}",
+            paths.secrets_dir.trim_end_matches('/'),
+            secrets::ACL_FILE
+        ),
+    );
+    c.insert(
+        "data_dir",
+        &format!("{}/redis", paths.state_dir.trim_end_matches('/')),
+    );
     c.insert("profile", profile_name);
     c.insert("protocols", protocols);
     c.insert("ciphers", ciphers);
-    let users: Vec<UserView> =
-        plan.users.iter().map(|u| UserView { name: u.name.clone(), why: u.why.replace('\n', " "), line: u.to_string() }).collect();
+    let users: Vec<UserView> = plan
+        .users
+        .iter()
+        .map(|u| UserView {
+            name: u.name.clone(),
+            why: u.why.replace('\n', " "),
+            line: u.to_string(),
+        })
+        .collect();
     c.insert("users", &users);
     c.insert("header", &ctx.header("#"));
     let t = engine(TEMPLATES)?;
     Ok(vec![
-        RenderedFile { path: "redis/redis.conf".into(), contents: t.render("redis.conf", &c)?, mode: 0o644 },
-        RenderedFile { path: "redis/users.acl".into(), contents: t.render("users.acl", &c)?, mode: 0o644 },
+        RenderedFile {
+            path: "redis/redis.conf".into(),
+            contents: t.render("redis.conf", &c)?,
+            mode: 0o644,
+        },
+        RenderedFile {
+            path: "redis/users.acl".into(),
+            contents: t.render("users.acl", &c)?,
+            mode: 0o644,
+        },
     ])
 }
 
 /// Creates missing Redis password files and writes the ACL Redis loads (see [`secrets`]).
 /// Returns `None` when the policy has no `redis` section. Call it after rendering, never in `--check`.
-pub fn provision_secrets(loaded: &crate::policy::LoadedPolicy) -> Result<Option<secrets::Provisioned>> {
+pub fn provision_secrets(
+    loaded: &crate::policy::LoadedPolicy,
+) -> Result<Option<secrets::Provisioned>> {
     match acl::plan(loaded) {
         Ok(Some(plan)) => secrets::provision(loaded, &plan).map(Some),
         Ok(None) => Ok(None),
@@ -87,9 +124,14 @@ pub fn check_policy(loaded: &crate::policy::LoadedPolicy) -> Vec<Diagnostic> {
 
 /// An exit-2 error listing policy findings with their positions and hints.
 pub(crate) fn policy_error(diags: &[Diagnostic]) -> anyhow::Error {
-    let mut msg = String::from("the policy cannot be rendered:");
+    let mut msg = format!("{} problem(s) in the policy to fix first:", diags.len());
     for d in diags {
-        msg.push_str(&format!("\n  {}: error[{}]: {}", d.location(), d.code, d.message));
+        msg.push_str(&format!(
+            "\n  {}: error[{}]: {}",
+            d.location(),
+            d.code,
+            d.message
+        ));
         if !d.path.is_empty() {
             msg.push_str(&format!(" (at `{}`)", d.path));
         }
@@ -103,15 +145,24 @@ pub(crate) fn policy_error(diags: &[Diagnostic]) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{load::parse_bytes, LoadedPolicy};
+    use crate::policy::{LoadedPolicy, load::parse_bytes};
 
     pub(crate) fn reference_text() -> String {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/reference.yaml")).unwrap()
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/policies/reference.yaml"
+        ))
+        .unwrap()
     }
 
     fn loaded(text: &str) -> LoadedPolicy {
-        let (policy, source) = parse_bytes("policy.yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        LoadedPolicy { policy, source, base_dir: std::path::PathBuf::from(".") }
+        let (policy, source) =
+            parse_bytes("policy.yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        LoadedPolicy {
+            policy,
+            source,
+            base_dir: std::path::PathBuf::from("."),
+        }
     }
 
     fn render_err(text: &str) -> String {
@@ -123,18 +174,32 @@ mod tests {
     fn reference_acl_follows_flows_and_queues() {
         let l = loaded(&reference_text());
         let files = render(&Context::new(&l)).unwrap();
-        let acl = &files.iter().find(|f| f.path == "redis/users.acl").unwrap().contents;
+        let acl = &files
+            .iter()
+            .find(|f| f.path == "redis/users.acl")
+            .unwrap()
+            .contents;
         assert!(acl.contains("\nuser default off resetpass resetkeys resetchannels -@all\n"));
         assert!(acl.contains(
             "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"
         ));
-        assert!(acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* %W~errors:* resetchannels"));
+        assert!(
+            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* %W~errors:* resetchannels")
+        );
         assert!(acl.contains("user worker on resetkeys ~jobs:* ~errors:* resetchannels"));
         // Exactly the three clients with a flow to redis.
         assert_eq!(acl.lines().filter(|l| l.starts_with("user ")).count(), 4);
         // No credentials of any form in the committed file.
-        assert!(acl.lines().filter(|l| l.starts_with("user ")).all(|l| !l.contains('>') && !l.contains('#') && !l.contains("nopass")));
-        let conf = &files.iter().find(|f| f.path == "redis/redis.conf").unwrap().contents;
+        assert!(
+            acl.lines()
+                .filter(|l| l.starts_with("user "))
+                .all(|l| !l.contains('>') && !l.contains('#') && !l.contains("nopass"))
+        );
+        let conf = &files
+            .iter()
+            .find(|f| f.path == "redis/redis.conf")
+            .unwrap()
+            .contents;
         for line in [
             "port 0\n",
             "tls-port 6379\n",
@@ -155,33 +220,65 @@ mod tests {
     }
 
     #[test]
+    fn modern_profile_is_tls13_only() {
+        let l = loaded(&reference_text().replace("tls_profile: intermediate", "tls_profile: modern"));
+        let conf = render(&Context::new(&l)).unwrap().remove(0).contents;
+        assert!(conf.contains("tls-protocols \"TLSv1.3\"\n"), "{conf}");
+        assert!(!conf.contains("tls-ciphers "), "no TLS 1.2 cipher list under modern");
+    }
+
+    #[test]
     fn missing_user_for_flow_is_an_error() {
         let t = reference_text().replace("    ai: { keys: [\"jobs:ai:*\", \"cache:ai:*\"], commands: [\"+@read\", \"+@write\", \"+@connection\", \"-@dangerous\"] }\n", "");
         let e = render_err(&t);
-        assert!(e.contains("redis-user-missing") && e.contains("`ai` has a flow to Redis"), "{e}");
-        assert!(e.contains("redis-user-without-flow"), "queue producer `ai` is no longer a user: {e}");
+        assert!(
+            e.contains("redis-flow-without-user") && e.contains("`ai` has a flow to Redis"),
+            "{e}"
+        );
+        assert!(
+            e.contains("redis-user-without-flow"),
+            "queue producer `ai` is no longer a user: {e}"
+        );
     }
 
     #[test]
     fn user_without_flow_is_an_error() {
-        let t = reference_text().replace("  - { from: worker, to: redis, description: consumes jobs and errors }\n", "");
+        let t = reference_text().replace(
+            "  - { from: worker, to: redis, description: consumes jobs and errors }\n",
+            "",
+        );
         let e = render_err(&t);
-        assert!(e.contains("redis-user-without-flow") && e.contains("redis.users.worker"), "{e}");
+        assert!(
+            e.contains("redis-user-without-flow") && e.contains("redis.users.worker"),
+            "{e}"
+        );
         assert!(e.contains("help: add `{ from: worker, to: redis }`"), "{e}");
     }
 
     #[test]
     fn key_pattern_that_reads_the_error_queue_is_an_error() {
-        let t = reference_text().replace("keys: [\"jobs:ai:*\", \"cache:ai:*\"]", "keys: [\"jobs:ai:*\", \"err*\"]");
+        let t = reference_text().replace(
+            "keys: [\"jobs:ai:*\", \"cache:ai:*\"]",
+            "keys: [\"jobs:ai:*\", \"err*\"]",
+        );
         let e = render_err(&t);
-        assert!(e.contains("redis-queue-overlap") && e.contains("`ai` can read error queue `errors:*`"), "{e}");
+        assert!(
+            e.contains("redis-queue-overlap") && e.contains("`ai` can read error queue `errors:*`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn smuggled_rules_are_errors_with_positions() {
-        let t = reference_text().replace("commands: [\"+@read\", \"+@write\", \"+@connection\", \"-@dangerous\"] }\n  error", "commands: [\"+@read\", \"allkeys\", \"+@nosuch\"] }\n  error");
+        let t = reference_text().replace(
+            "commands: [\"+@read\", \"+@write\", \"+@connection\", \"-@dangerous\"] }\n  error",
+            "commands: [\"+@read\", \"allkeys\", \"+@nosuch\"] }\n  error",
+        );
         let e = render_err(&t);
-        assert!(e.contains("redis-invalid-rule") && e.contains("`allkeys` is not a command rule"), "{e}");
+        assert!(
+            e.contains("redis-invalid-rule") && e.contains("`allkeys` is not a command rule"),
+            "{e}"
+        );
         assert!(e.contains("`+@nosuch` names an ACL category"), "{e}");
         assert!(e.contains("policy.yaml:"), "positions are reported: {e}");
         let t = reference_text().replace("\"cache:ai:*\"]", "\"cache:ai:* >pw\"]");

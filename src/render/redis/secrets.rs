@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
@@ -39,7 +39,13 @@ pub fn password_file(user: &str) -> String {
 
 /// Host directory where secctl writes Redis secrets.
 pub fn host_dir(loaded: &LoadedPolicy) -> PathBuf {
-    let rel = loaded.policy.redis.as_ref().and_then(|r| r.secrets_dir.as_ref()).map(|s| s.value.as_str()).unwrap_or("secrets/redis");
+    let rel = loaded
+        .policy
+        .redis
+        .as_ref()
+        .and_then(|r| r.secrets_dir.as_ref())
+        .map(|s| s.value.as_str())
+        .unwrap_or("secrets/redis");
     loaded.base_dir.join(rel)
 }
 
@@ -76,8 +82,17 @@ pub fn provision(loaded: &LoadedPolicy, plan: &AclPlan) -> Result<Provisioned> {
         passwords.insert(u.name.clone(), pw);
     }
     let acl_file = dir.join(ACL_FILE);
-    fsutil::write_atomic(&acl_file, deploy_acl(plan, &passwords).as_bytes(), fsutil::PRIVATE)?;
-    Ok(Provisioned { dir, acl_file, created, kept })
+    fsutil::write_atomic(
+        &acl_file,
+        deploy_acl(plan, &passwords).as_bytes(),
+        fsutil::PRIVATE,
+    )?;
+    Ok(Provisioned {
+        dir,
+        acl_file,
+        created,
+        kept,
+    })
 }
 
 /// The ACL Redis loads: no comments (Redis 7.0 rejects them), the default user
@@ -86,7 +101,12 @@ pub fn deploy_acl(plan: &AclPlan, passwords: &BTreeMap<String, String>) -> Strin
     let mut out = String::from("user default off resetpass resetkeys resetchannels -@all\n");
     for u in &plan.users {
         match passwords.get(&u.name) {
-            Some(pw) => out.push_str(&format!("user {} on #{} {}\n", u.name, sha256_hex(pw), u.rules())),
+            Some(pw) => out.push_str(&format!(
+                "user {} on #{} {}\n",
+                u.name,
+                sha256_hex(pw),
+                u.rules()
+            )),
             // No password: the user exists but nobody can authenticate as it.
             None => out.push_str(&format!("user {} off {}\n", u.name, u.rules())),
         }
@@ -96,12 +116,18 @@ pub fn deploy_acl(plan: &AclPlan, passwords: &BTreeMap<String, String>) -> Strin
 
 /// Lowercase hex SHA-256, the form Redis accepts after `#`.
 pub fn sha256_hex(s: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, s.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    ring::digest::digest(&ring::digest::SHA256, s.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn generate() -> Result<String> {
     let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -110,12 +136,21 @@ pub fn read_password(path: &Path) -> Result<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?.permissions().mode();
+        let mode = fs::metadata(path)
+            .with_context(|| format!("cannot stat {}", path.display()))?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
-            bail!("{} is readable by group or others (mode {:o}); run `chmod 600 {}` and retry", path.display(), mode & 0o777, path.display());
+            bail!(
+                "{} is readable by group or others (mode {:o}); run `chmod 600 {}` and retry",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
         }
     }
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let pw = text.strip_suffix('\n').unwrap_or(&text);
     if pw.len() < 32 || !pw.chars().all(|c| c.is_ascii_graphic()) {
         bail!(
@@ -134,7 +169,10 @@ mod tests {
     #[test]
     fn sha_matches_sha256sum() {
         // printf %s worker-secret | sha256sum (from the verified notes)
-        assert_eq!(sha256_hex("worker-secret"), "6fb46f7a92742970166379ed5195e79c4493a7cc5664280c039cfd4095ba5faf");
+        assert_eq!(
+            sha256_hex("worker-secret"),
+            "6fb46f7a92742970166379ed5195e79c4493a7cc5664280c039cfd4095ba5faf"
+        );
     }
 
     #[test]

@@ -188,6 +188,14 @@ impl Stack {
         Resp { status, headers: headers.to_ascii_lowercase(), body, curl_error: String::from_utf8_lossy(&o.stderr).into_owned() }
     }
 
+    /// Like [`Stack::curl`], presenting `svc`'s client certificate (from `pki/services/<svc>`).
+    pub fn curl_as(&self, svc: &str, args: &[&str]) -> Resp {
+        let cert = self.client_cert(svc);
+        let mut all: Vec<&str> = cert.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        self.curl(&all)
+    }
+
     /// `https://127.0.0.1:<public port><path>`.
     pub fn public(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.ports.https)
