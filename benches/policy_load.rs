@@ -36,8 +36,29 @@ fn bench(name: &str, text: &str, iters: u32) {
     println!("{name:<28} {:>7} bytes  {:>9.3} ms per load+check  ({iters} iterations)", text.len(), per.as_secs_f64() * 1e3);
 }
 
+/// Where the time goes, for one large policy.
+fn phases(text: &str) {
+    use secctl::policy::{model::Policy, node, schema, validate};
+    let t = Instant::now();
+    let tree = node::parse(text).unwrap();
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let errs = validate::validate("bench.yaml", &tree, schema::cached_schema());
+    assert!(errs.is_empty());
+    let val = t.elapsed();
+    let t = Instant::now();
+    let policy: Policy = serde_saphyr::from_str(text).unwrap();
+    let serde = t.elapsed();
+    let t = Instant::now();
+    let _ = check::check_policy("bench.yaml", &policy);
+    let chk = t.elapsed();
+    println!("  phases: yaml tree {parse:?}, schema validation {val:?}, serde {serde:?}, semantic checks {chk:?}");
+}
+
 fn main() {
     let reference = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/reference.yaml")).unwrap();
     bench("policies/reference.yaml", &reference, 200);
-    bench("generated, 200 services", &large_policy(200), 10);
+    let large = large_policy(200);
+    bench("generated, 200 services", &large, 10);
+    phases(&large);
 }

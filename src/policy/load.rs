@@ -105,7 +105,7 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
     if let Some(d) = version_problem(name, &tree) {
         return Err(LoadError { diagnostics: vec![d], source: Some(source) });
     }
-    let problems = validate::validate(name, &tree, &schema::policy_schema());
+    let problems = validate::validate(name, &tree, schema::cached_schema());
     if !problems.is_empty() {
         return Err(LoadError { diagnostics: problems, source: Some(source) });
     }

@@ -8,8 +8,13 @@ use super::model::Policy;
 
 /// The schema as a JSON value.
 pub fn policy_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(Policy);
-    schema.to_value()
+    cached_schema().clone()
+}
+
+/// The schema, generated once per process (the loader validates every file against it).
+pub fn cached_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| schemars::schema_for!(Policy).to_value())
 }
 
 /// The schema as pretty JSON text with a trailing newline (the `secctl schema` output).

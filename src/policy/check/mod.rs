@@ -28,9 +28,7 @@ pub mod rate;
 
 /// Runs every semantic check and returns all findings, errors and warnings, in file order.
 pub fn check(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
-    // Map keys (service names, Redis users) have no spans in the model; the tree has them.
-    let tree = super::node::parse(&loaded.source.text).ok();
-    let mut out = run(&loaded.source.name, &loaded.policy, tree);
+    let mut out = run(&loaded.source.name, &loaded.policy, Some(&loaded.source.text));
     // Rules only the Redis ACL planner can judge (unsafe rule text, queue overlap) are
     // reported here too, so `check` finds everything `render` would refuse. Codes the
     // checks above already cover are not reported twice.
@@ -45,8 +43,8 @@ pub fn check_policy(file: &str, policy: &Policy) -> Vec<Diagnostic> {
     run(file, policy, None)
 }
 
-fn run(file: &str, policy: &Policy, tree: Option<Node>) -> Vec<Diagnostic> {
-    let mut cx = Cx { file, policy, tree, out: Vec::new() };
+fn run(file: &str, policy: &Policy, text: Option<&str>) -> Vec<Diagnostic> {
+    let mut cx = Cx { file, policy, text, tree: std::cell::OnceCell::new(), out: Vec::new() };
     refs::check(&mut cx);
     edge::check(&mut cx);
     network::check(&mut cx);
@@ -62,7 +60,10 @@ fn run(file: &str, policy: &Policy, tree: Option<Node>) -> Vec<Diagnostic> {
 pub(crate) struct Cx<'a> {
     file: &'a str,
     policy: &'a Policy,
-    tree: Option<Node>,
+    text: Option<&'a str>,
+    /// Map keys (service names, Redis users) have no spans in the model; the YAML tree has
+    /// them. Parsed only when a finding needs one, so a clean policy is parsed once.
+    tree: std::cell::OnceCell<Option<Node>>,
     out: Vec<Diagnostic>,
 }
 
@@ -87,7 +88,8 @@ impl Cx<'_> {
     /// The span of the value named by a YAML path such as `identity.clients[1].secret`:
     /// the key for a mapping entry, the item for a list index; unknown when absent.
     fn span_at(&self, path: &str) -> Span {
-        let Some(mut node) = self.tree.as_ref() else { return Span::UNKNOWN };
+        let tree = self.tree.get_or_init(|| self.text.and_then(|t| super::node::parse(t).ok()));
+        let Some(mut node) = tree.as_ref() else { return Span::UNKNOWN };
         let mut span = Span::UNKNOWN;
         for part in path.split('.') {
             let (key, indexes) = part.split_once('[').map(|(k, rest)| (k, Some(rest))).unwrap_or((part, None));
