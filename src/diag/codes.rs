@@ -65,12 +65,6 @@ pub const CODES: &[(&str, &str)] = &[
     ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
     ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
     ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
-    // Keycloak provisioning (`secctl keycloak plan|apply`, exit 2 before any call to Keycloak).
-    ("keycloak-insecure-redirect", "A client redirect URI or web origin that is not https in production."),
-    ("keycloak-wildcard-redirect", "A client redirect URI or web origin with a wildcard."),
-    ("keycloak-direct-grants-in-production", "The password grant enabled on a client in production."),
-    ("keycloak-fixtures-in-production", "Test users declared in a production policy."),
-    ("keycloak-unknown-tenant", "A fixture user whose tenant is not in `identity.tenants`."),
 ];
 
 /// The summary of a code, if it is registered.

@@ -125,60 +125,12 @@ pub fn password_policy(p: &PasswordPolicy) -> String {
     parts.join(" and ")
 }
 
-/// Checks what only matters to Keycloak; errors make plan/apply exit 2.
+/// Judges the policy before anything is sent to Keycloak. `secctl check` is the single
+/// judge (unknown roles and tenants, insecure or wildcard redirect URIs and web origins,
+/// direct grants and fixtures in production, inline secrets...): plan and apply refuse
+/// any policy it rejects, with the same positioned diagnostics.
 pub fn validate(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
-    let file = loaded.source.name.as_str();
-    let policy = &loaded.policy;
-    let Some(id) = &policy.identity else { return vec![] };
-    let prod = policy.project.environment.value.is_production_like();
-    let mut out = Vec::new();
-    let roles: BTreeSet<&str> = id.roles.iter().map(|r| r.name.value.as_str()).collect();
-    let unknown_role = |r: &crate::policy::span::Spanned<String>, path: String, out: &mut Vec<Diagnostic>| {
-        if !roles.contains(r.value.as_str()) {
-            out.push(Diagnostic::error("unknown-role", file, r.span, path, format!("role `{}` is not in identity.roles", r.value)).with_hint("declare it under identity.roles or fix the name"));
-        }
-    };
-    for (i, r) in id.roles.iter().enumerate() {
-        for (j, c) in r.composites.iter().enumerate() {
-            unknown_role(c, format!("identity.roles[{i}].composites[{j}]"), &mut out);
-        }
-    }
-    for (i, c) in id.clients.iter().enumerate() {
-        for (j, r) in c.roles.iter().enumerate() {
-            unknown_role(r, format!("identity.clients[{i}].roles[{j}]"), &mut out);
-        }
-        for (field, list) in [("redirect_uris", &c.redirect_uris), ("web_origins", &c.web_origins)] {
-            for (j, u) in list.iter().enumerate() {
-                let path = format!("identity.clients[{i}].{field}[{j}]");
-                if u.value.contains('*') {
-                    out.push(Diagnostic::error("keycloak-wildcard-redirect", file, u.span, path.clone(), format!("`{}` is a wildcard; Keycloak would accept any matching URI", u.value)).with_hint("list each exact URI"));
-                } else if prod && !u.value.starts_with("https://") {
-                    out.push(Diagnostic::error("keycloak-insecure-redirect", file, u.span, path, format!("`{}` is not https in a {:?} policy", u.value, policy.project.environment.value).to_lowercase()).with_hint("use an https:// URI (plain http is only allowed when project.environment is dev)"));
-                }
-            }
-        }
-        if prod && c.direct_access_grants.value {
-            out.push(Diagnostic::error("keycloak-direct-grants-in-production", file, c.direct_access_grants.span, format!("identity.clients[{i}].direct_access_grants"), "the password grant is enabled on a production client").with_hint("remove direct_access_grants; it exists for test clients in dev stacks"));
-        }
-    }
-    if let Some(f) = &id.fixtures {
-        if prod && !f.users.is_empty() {
-            let u = &f.users[0].username;
-            out.push(Diagnostic::error("keycloak-fixtures-in-production", file, u.span, "identity.fixtures", "test users are refused when project.environment is production or staging").with_hint("remove identity.fixtures from this policy"));
-        }
-        let tenants: BTreeSet<&str> = id.tenants.iter().map(|t| t.id.value.as_str()).collect();
-        for (i, u) in f.users.iter().enumerate() {
-            for (j, r) in u.roles.iter().enumerate() {
-                unknown_role(r, format!("identity.fixtures.users[{i}].roles[{j}]"), &mut out);
-            }
-            if let Some(t) = &u.tenant
-                && !tenants.contains(t.value.as_str())
-            {
-                out.push(Diagnostic::error("keycloak-unknown-tenant", file, t.span, format!("identity.fixtures.users[{i}].tenant"), format!("tenant `{}` is not in identity.tenants", t.value)).with_hint("declare it under identity.tenants"));
-            }
-        }
-    }
-    out
+    crate::policy::check::check(loaded)
 }
 
 /// Builds the desired state; reads the client secrets and fixture passwords the policy names.

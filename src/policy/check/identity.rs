@@ -111,6 +111,19 @@ fn redirect_uris(cx: &mut Cx) {
                     .hint("use the https URL of the callback; authorization codes must not travel in clear text");
             }
         }
+        // Web origins feed Keycloak's CORS answers for the token endpoint: same rules.
+        for (j, u) in c.web_origins.iter().enumerate() {
+            let path = format!("identity.clients[{i}].web_origins[{j}]");
+            if u.value.contains('*') {
+                cx.error("redirect-uri-insecure", u.span, path, format!("web origin `{}` contains a wildcard", u.value))
+                    .label("wildcard")
+                    .hint("list each exact origin; a wildcard lets any matching site call the token endpoint from a browser");
+            } else if prod && !u.value.starts_with("https://") {
+                cx.error("redirect-uri-insecure", u.span, path, format!("web origin `{}` is not https in production", u.value))
+                    .label("not https")
+                    .hint("use the https origin of the web app");
+            }
+        }
     }
 }
 

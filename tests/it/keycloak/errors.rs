@@ -44,6 +44,6 @@ fn http_redirect_in_production_is_refused_before_any_call() {
     let out = secctl("x", &["keycloak", "plan", "--policy", p.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("keycloak-insecure-redirect") && err.contains("http://localhost:5173/callback"), "{err}");
+    assert!(err.contains("redirect-uri-insecure") && err.contains("http://localhost:5173/callback"), "{err}");
     assert!(err.contains("policy.yaml:"), "diagnostic must name file:line: {err}");
 }
