@@ -8,16 +8,17 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use secctl::keycloak::{self, apply, desired, plan, read::{LiveReader, Reader}};
 
-struct Server(Child);
+struct Server(Child, PathBuf);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill").args(["-9", "--", &format!("-{}", self.0.id())]).status();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1); // the instance's copy of the distribution
     }
 }
 
@@ -34,11 +35,11 @@ fn start(repo: &Path, log: &Path, password: &str) -> (Server, String) {
         .env("KC_BOOTSTRAP_ADMIN_USERNAME", "admin").env("KC_BOOTSTRAP_ADMIN_PASSWORD", password)
         .stdout(log.try_clone().unwrap()).stderr(log).process_group(0)
         .spawn().expect("scripts/keycloak.sh (run scripts/setup.sh first)");
-    let server = Server(child);
+    let server = Server(child, repo.join(format!(".cache/run/keycloak-{port}")));
     let t = Instant::now();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
     while !http.get(format!("http://127.0.0.1:{mgmt}/health/ready")).send().is_ok_and(|r| r.status().is_success()) {
-        assert!(t.elapsed() < Duration::from_secs(300), "Keycloak not ready after 300 s");
+        assert!(t.elapsed() < Duration::from_secs(600), "Keycloak not ready after 600 s");
         std::thread::sleep(Duration::from_millis(500));
     }
     println!("keycloak started in {:.1} s", t.elapsed().as_secs_f64());

@@ -44,11 +44,17 @@ fetch() {
 run() {
   local port="$1" mgmt="$2" data="${3:-}"
   [ -x "$KC_HOME/bin/kc.sh" ] || fetch
+  # start-dev re-runs Quarkus augmentation, which rewrites lib/quarkus in the install: two
+  # instances sharing one install corrupt each other (ClassNotFoundException at start). So each
+  # instance runs from its own copy; the unpacked distribution itself is never run.
+  local inst
+  if [ -n "$data" ]; then inst="$data/keycloak"; else inst="$CACHE/run/keycloak-$port"; rm -rf "$inst"; fi
+  if [ ! -x "$inst/bin/kc.sh" ]; then mkdir -p "$(dirname "$inst")"; cp -a "$KC_HOME" "$inst.tmp.$$"; mv "$inst.tmp.$$" "$inst"; fi
   local db=(--db=dev-mem)
   if [ -n "$data" ]; then mkdir -p "$data"; db=(--db=dev-file "--db-url=jdbc:h2:file:$data/keycloakdb;NON_KEYWORDS=VALUE"); fi
   export JAVA_HOME; JAVA_HOME="$(pick_java)"
   export JAVA_OPTS_KC_HEAP="${JAVA_OPTS_KC_HEAP:--Xms64m -Xmx768m}"
-  exec "$KC_HOME/bin/kc.sh" start-dev --http-host=127.0.0.1 --http-port="$port" \
+  exec "$inst/bin/kc.sh" start-dev --http-host=127.0.0.1 --http-port="$port" \
     --http-management-port="$mgmt" --health-enabled=true \
     --hostname="http://127.0.0.1:$port" "${db[@]}"
 }
@@ -63,11 +69,11 @@ case "${1:-}" in
     log="$CACHE/keycloak-$port.log"
     setsid bash "$0" run "$@" >"$log" 2>&1 &
     echo $! >"$CACHE/keycloak-$port.pid"
-    for _ in $(seq 1 240); do
+    for _ in $(seq 1 "${SECCTL_KEYCLOAK_READY_TIMEOUT:-600}"); do
       if curl -fsS "http://127.0.0.1:$mgmt/health/ready" >/dev/null 2>&1; then echo "keycloak ready on http://127.0.0.1:$port"; exit 0; fi
       sleep 1
     done
-    echo "keycloak did not become ready in 240 s; log: $log" >&2; exit 1 ;;
+    echo "keycloak did not become ready in ${SECCTL_KEYCLOAK_READY_TIMEOUT:-600} s; log: $log" >&2; exit 1 ;;
   stop)
     pidf="$CACHE/keycloak-$2.pid"
     if [ -f "$pidf" ]; then kill -- "-$(cat "$pidf")" 2>/dev/null || kill "$(cat "$pidf")" 2>/dev/null || true; rm -f "$pidf"; fi ;;

@@ -186,6 +186,7 @@ pub fn run(s: &Settings, opts: &Options, progress: &indicatif::ProgressBar) -> R
         });
     }
     progress.finish_and_clear();
+    store.sync()?;
     store.save()?;
     let mut root_key = root_key_loader(s);
     report.crls = store.refresh_crls(now, &mut root_key)?;

@@ -31,7 +31,7 @@ pub fn alg_name(alg: KeyAlgorithm) -> &'static str {
         KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
         KeyAlgorithm::EcdsaP384 => "ecdsa-p384",
         KeyAlgorithm::Ed25519 => "ed25519",
-        KeyAlgorithm::Rsa3072 => "rsa-3072",
+        KeyAlgorithm::Rsa3072 => "rsa3072",
     }
 }
 

@@ -174,11 +174,10 @@ pub fn from_policy(loaded: &LoadedPolicy, pki_dir_override: Option<&Path>) -> Re
         );
     }
     for (what, v) in [("leaf_validity_days", &ca.leaf_validity_days), ("intermediate_validity_days", &ca.intermediate_validity_days), ("root_validity_days", &ca.root_validity_days)] {
-        if let Some(v) = v {
-            if v.value == 0 {
+        if let Some(v) = v
+            && v.value == 0 {
                 errors.push(Diagnostic::error("invalid-value", file, v.span, format!("ca.{what}"), "a validity of 0 days is not usable").with_hint("use at least 1"));
             }
-        }
     }
     if ca.intermediate_days() > ca.root_days() {
         let span = ca.intermediate_validity_days.as_ref().map(|v| v.span).unwrap_or(Span::UNKNOWN);

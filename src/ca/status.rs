@@ -99,11 +99,10 @@ pub fn assess(layout: &Layout, index: &Index, s: &Settings, spec: &LeafSpec, iss
         Err(e) => return damaged(format!("{e:#}; restore it, or pass --force to issue a new one"), None),
     };
     let rec = index.current(&spec.service, spec.purpose);
-    if let Some(r) = rec {
-        if r.sha256 != cert.sha256 && r.serial == cert.serial {
+    if let Some(r) = rec
+        && r.sha256 != cert.sha256 && r.serial == cert.serial {
             return damaged(format!("{} was edited by hand (its fingerprint differs from index.json); restore it, or pass --force to issue a new one", crt.display()), Some(cert));
         }
-    }
     let issuer = trusted_ints.iter().find(|i| certinfo::signed_by(&cert.der, &i.der));
     let Some(issuer) = issuer else {
         return damaged(
@@ -165,11 +164,10 @@ pub fn mismatch(s: &Settings, spec: &LeafSpec, c: &CertInfo) -> Option<String> {
     if !eku_ok {
         diffs.push(format!("EKU is not {} only", spec.purpose.eku()));
     }
-    if let Some(alg) = key_alg_of_spki(&c.spki) {
-        if alg != s.algorithm {
+    if let Some(alg) = key_alg_of_spki(&c.spki)
+        && alg != s.algorithm {
             diffs.push(format!("key is {}, policy says {}", keys::alg_name(alg), keys::alg_name(s.algorithm)));
         }
-    }
     (!diffs.is_empty()).then(|| diffs.join("; "))
 }
 

@@ -87,11 +87,10 @@ pub fn run(s: &Settings) -> Result<VerifyReport> {
             }
         }
     }
-    if let (Some(r), true) = (root_crt.first(), !roots.is_empty()) {
-        if !roots.iter().any(|b| b == r) {
+    if let (Some(r), true) = (root_crt.first(), !roots.is_empty())
+        && !roots.iter().any(|b| b == r) {
             cx.find(&l.bundle(), "the trust bundle does not contain ca/root.crt", "run `secctl certs issue` to rewrite the derived files");
         }
-    }
     for (crt, key) in [(l.root_crt(), l.root_key()), (l.int_crt(), l.int_key())] {
         cx.report.files_checked += 1;
         let Ok(c) = certinfo::read_cert(&crt) else { continue };
@@ -212,11 +211,10 @@ pub fn run(s: &Settings) -> Result<VerifyReport> {
         if spec.purpose == Purpose::Server {
             let names = spec.dns.iter().cloned().chain(spec.ips.iter().map(|i| i.to_string()));
             for n in names {
-                if let Ok(sn) = ServerName::try_from(n.as_str()) {
-                    if ee.verify_is_valid_for_subject_name(&sn).is_err() {
+                if let Ok(sn) = ServerName::try_from(n.as_str())
+                    && ee.verify_is_valid_for_subject_name(&sn).is_err() {
                         cx.find(&crt, format!("not valid for `{n}`"), "run `secctl certs issue` (the SANs differ from the policy)");
                     }
-                }
             }
         }
     }

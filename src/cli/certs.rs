@@ -260,13 +260,12 @@ fn git_warning(s: &Settings, reporter: &Reporter) {
     let Some(dir) = key.parent() else { return };
     let out = std::process::Command::new("git").arg("-C").arg(dir).args(["check-ignore", "-q", "intermediate.key"]).output();
     // check-ignore exits 0 when ignored, 1 when not ignored, 128 outside a work tree (or without git).
-    if let Ok(o) = out {
-        if o.status.code() == Some(1) {
+    if let Ok(o) = out
+        && o.status.code() == Some(1) {
             reporter.status(format!(
                 "warning: {} is inside a git work tree and not ignored: add `{}/` to .gitignore (or run `secctl init`) so private keys are never committed",
                 s.pki_dir.display(),
                 s.pki_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "pki".into())
             ));
         }
-    }
 }

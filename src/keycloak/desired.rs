@@ -289,6 +289,10 @@ fn realm_fields(id: &Identity, env: crate::policy::model::Environment, organizat
     if let Some(d) = &id.display_name {
         v["displayName"] = json!(d);
     }
+    if let Some(u) = &id.public_url {
+        // Tokens then carry `iss` = <public_url>/realms/<realm>, whatever host secctl used.
+        v["attributes"]["frontendUrl"] = json!(u.value.trim_end_matches('/'));
+    }
     if let Some(p) = &id.password_policy {
         v["passwordPolicy"] = json!(password_policy(p));
     }

@@ -163,3 +163,9 @@ fn declared_fields_match_what_keycloak_needs() {
     assert_eq!((realm["bruteForceProtected"].clone(), realm["failureFactor"].clone(), realm["organizationsEnabled"].clone()), (json!(true), json!(5), json!(true)));
     assert!(realm["passwordPolicy"].as_str().unwrap().starts_with("length(12) and digits(1)"));
 }
+
+#[test]
+fn public_url_pins_the_realm_frontend_url() {
+    let (_dir, fake, _) = converged(|t| t.replace("  realm: acme\n", "  public_url: https://auth.example/\n  realm: acme\n"));
+    assert_eq!(fake.state.realm.as_ref().unwrap()["attributes"]["frontendUrl"], "https://auth.example");
+}

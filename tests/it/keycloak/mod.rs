@@ -44,7 +44,7 @@ impl Keycloak {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Starts Keycloak (waits for /health/ready, up to 240 s on a busy 2-core machine).
+    /// Starts Keycloak (waits for /health/ready, see [`ready_timeout`]).
     pub fn start(data: Option<&Path>, log_dir: &Path) -> Keycloak {
         let pw = format!("It-Admin-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ 0x5eed);
         let mut kc = Keycloak { port: free_port(), mgmt: free_port(), admin_password: pw, log: log_dir.join("keycloak.log"), data: data.map(Path::to_path_buf), child: None };
@@ -63,7 +63,7 @@ impl Keycloak {
         }
         cmd.env("KC_BOOTSTRAP_ADMIN_USERNAME", "admin").env("KC_BOOTSTRAP_ADMIN_PASSWORD", &self.admin_password).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).process_group(0);
         let child = cmd.spawn().expect("cannot run scripts/keycloak.sh; run scripts/setup.sh (it fetches Keycloak and needs bash, Maven and a JDK)");
-        watchdog(child.id());
+        watchdog(child.id(), &self.instance_dir());
         self.child = Some(child);
         let started = Instant::now();
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
@@ -77,8 +77,16 @@ impl Keycloak {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("Keycloak exited ({status}) before it was ready; run scripts/setup.sh (fetches Keycloak 26 and needs Temurin 25). Log tail:\n{}", tail(&self.log));
             }
-            assert!(started.elapsed() < Duration::from_secs(240), "Keycloak not ready after 240 s. Log tail:\n{}", tail(&self.log));
+            assert!(started.elapsed() < ready_timeout(), "Keycloak not ready after {:?} (SECCTL_KEYCLOAK_READY_TIMEOUT). Log tail:\n{}", ready_timeout(), tail(&self.log));
             std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The instance's copy of the distribution (scripts/keycloak.sh runs each instance from its own).
+    fn instance_dir(&self) -> PathBuf {
+        match &self.data {
+            Some(d) => d.join("keycloak"),
+            None => repo().join(format!(".cache/run/keycloak-{}", self.port)),
         }
     }
 
@@ -122,14 +130,23 @@ impl Keycloak {
 impl Drop for Keycloak {
     fn drop(&mut self) {
         self.kill9();
+        if self.data.is_none() {
+            let _ = std::fs::remove_dir_all(self.instance_dir());
+        }
     }
 }
 
+/// Readiness timeout: start-dev re-runs Quarkus augmentation at each start, which took 25 s idle
+/// and 117 s on this 2-core machine under load; override with SECCTL_KEYCLOAK_READY_TIMEOUT (s).
+fn ready_timeout() -> Duration {
+    Duration::from_secs(std::env::var("SECCTL_KEYCLOAK_READY_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(600))
+}
+
 /// Statics are never dropped: a watchdog kills the Keycloak group when this test process exits.
-fn watchdog(pgid: u32) {
+fn watchdog(pgid: u32, instance: &Path) {
     use std::os::unix::process::CommandExt;
     let me = std::process::id();
-    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -9 -- -{pgid} 2>/dev/null");
+    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -9 -- -{pgid} 2>/dev/null; sleep 1; rm -rf '{}'", instance.display());
     let _ = Command::new("bash").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0).spawn();
 }
 
