@@ -17,15 +17,7 @@ pub const PUBLIC: u32 = 0o644;
 
 /// Writes `bytes` to `path` atomically with the given mode, replacing any existing file.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".secctl-tmp-")
-        .permissions(permissions(mode))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+    let (dir, tmp) = staged(path, bytes, mode)?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
     sync_dir(dir);
     Ok(())
@@ -34,6 +26,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// Writes `bytes` to a new file at `path`; fails if the file exists. The content
 /// appears atomically (temp file, then a no-clobber hard link).
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let (dir, tmp) = staged(path, bytes, mode)?;
+    tmp.persist_noclobber(path).map_err(|e| e.error).with_context(|| {
+        format!("refusing to overwrite {}: it already exists (move it away, or pass --force where offered)", path.display())
+    })?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Writes `bytes` with `mode` to a synced temporary file in `path`'s directory (created if
+/// needed), ready to be renamed over `path`.
+fn staged<'a>(path: &'a Path, bytes: &[u8], mode: u32) -> Result<(&'a Path, tempfile::NamedTempFile)> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
@@ -43,11 +46,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
-    tmp.persist_noclobber(path).map_err(|e| e.error).with_context(|| {
-        format!("refusing to overwrite {}: it already exists (move it away, or pass --force where offered)", path.display())
-    })?;
-    sync_dir(dir);
-    Ok(())
+    Ok((dir, tmp))
 }
 
 #[cfg(unix)]

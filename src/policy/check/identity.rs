@@ -99,29 +99,19 @@ fn redirect_uris(cx: &mut Cx) {
     let Some(id) = &cx.policy.identity else { return };
     let prod = cx.is_production();
     for (i, c) in id.clients.iter().enumerate() {
-        for (j, u) in c.redirect_uris.iter().enumerate() {
-            let path = format!("identity.clients[{i}].redirect_uris[{j}]");
-            if u.value.contains('*') {
-                cx.error("redirect-uri-insecure", u.span, path, format!("redirect URI `{}` contains a wildcard", u.value))
-                    .label("wildcard")
-                    .hint("list each exact callback URL; wildcards let an attacker-chosen path receive the authorization code");
-            } else if prod && !u.value.starts_with("https://") {
-                cx.error("redirect-uri-insecure", u.span, path, format!("redirect URI `{}` is not https in production", u.value))
-                    .label("not https")
-                    .hint("use the https URL of the callback; authorization codes must not travel in clear text");
-            }
-        }
-        // Web origins feed Keycloak's CORS answers for the token endpoint: same rules.
-        for (j, u) in c.web_origins.iter().enumerate() {
-            let path = format!("identity.clients[{i}].web_origins[{j}]");
-            if u.value.contains('*') {
-                cx.error("redirect-uri-insecure", u.span, path, format!("web origin `{}` contains a wildcard", u.value))
-                    .label("wildcard")
-                    .hint("list each exact origin; a wildcard lets any matching site call the token endpoint from a browser");
-            } else if prod && !u.value.starts_with("https://") {
-                cx.error("redirect-uri-insecure", u.span, path, format!("web origin `{}` is not https in production", u.value))
-                    .label("not https")
-                    .hint("use the https origin of the web app");
+        // Web origins feed Keycloak's CORS answers for the token endpoint: same rules as redirects.
+        let lists = [
+            ("redirect_uris", "redirect URI", &c.redirect_uris, "list each exact callback URL; wildcards let an attacker-chosen path receive the authorization code", "use the https URL of the callback; authorization codes must not travel in clear text"),
+            ("web_origins", "web origin", &c.web_origins, "list each exact origin; a wildcard lets any matching site call the token endpoint from a browser", "use the https origin of the web app"),
+        ];
+        for (field, noun, list, wildcard_hint, https_hint) in lists {
+            for (j, u) in list.iter().enumerate() {
+                let path = format!("identity.clients[{i}].{field}[{j}]");
+                if u.value.contains('*') {
+                    cx.error("redirect-uri-insecure", u.span, path, format!("{noun} `{}` contains a wildcard", u.value)).label("wildcard").hint(wildcard_hint);
+                } else if prod && !u.value.starts_with("https://") {
+                    cx.error("redirect-uri-insecure", u.span, path, format!("{noun} `{}` is not https in production", u.value)).label("not https").hint(https_hint);
+                }
             }
         }
     }
