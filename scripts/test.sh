@@ -8,4 +8,6 @@ bash scripts/setup.sh
 export SECCTL_TEST_VENV="${SECCTL_TEST_VENV:-$PWD/.venv}"
 # 2 cores: keep the test threads bounded so server-backed tests don't starve each other.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
-cargo test --locked "$@"
+# lib, bins and the integration binary (there are no doctests), so the runner closes on the
+# integration results.
+cargo test --locked --lib --bins --tests "$@"
