@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
-use crate::diag::Severity;
 use crate::exit::{Fail, Outcome};
 use crate::keycloak::http::Counts;
 use crate::keycloak::plan::Plan;
@@ -77,13 +76,8 @@ struct PlanDoc<'a> {
 }
 
 fn load(path: &Path, reporter: &Reporter) -> Result<LoadedPolicy> {
-    let loaded = super::load_policy(path, reporter).map_err(|_| Fail::invalid(anyhow!("{} could not be loaded", path.display())))?;
-    let diags = desired::validate(&loaded);
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        reporter.diagnostics(&diags, Some(&loaded.source.text));
-        return Err(Fail::invalid(anyhow!("{}: the identity section has errors (see above); nothing was sent to Keycloak", path.display())));
-    }
-    Ok(loaded)
+    super::load_checked_policy(path, reporter, "nothing was sent to Keycloak")
+        .map_err(|_| Fail::invalid(anyhow!("{} is not a valid policy (see above); nothing was sent to Keycloak", path.display())))
 }
 
 /// Loads, validates, logs in and plans.

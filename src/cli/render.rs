@@ -37,18 +37,10 @@ struct CheckReport<'a> {
 
 /// Runs `secctl render`.
 pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
-    let loaded = match super::load_policy(&args.policy.policy, reporter) {
+    let loaded = match super::load_checked_policy(&args.policy.policy, reporter, "not rendered") {
         Ok(l) => l,
         Err(outcome) => return Ok(outcome),
     };
-    // `check` is the single judge of a policy: render nothing from a policy it rejects,
-    // and show the same positioned diagnostics it would.
-    let findings = crate::policy::check::check(&loaded);
-    if findings.iter().any(|d| d.severity == crate::diag::Severity::Error) {
-        reporter.diagnostics(&findings, Some(&loaded.source.text));
-        reporter.status(format!("{}: not rendered; fix the errors above (`secctl check -p {}` lists them)", loaded.source.name, args.policy.policy.display()));
-        return Ok(Outcome::Invalid);
-    }
     // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
     let files = crate::render::render_all(&loaded)
         .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;

@@ -13,9 +13,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::secret;
-use crate::diag::Diagnostic;
 use crate::policy::model::{ClientKind, Events, Identity, PasswordPolicy, Policy, TenancyModel, Tokens, BruteForce};
-use crate::policy::LoadedPolicy;
 
 /// Attribute that marks objects secctl created (clients, roles, organizations, the realm).
 pub const MARKER: &str = "secctl.managed";
@@ -123,14 +121,6 @@ pub fn password_policy(p: &PasswordPolicy) -> String {
         parts.push(format!("passwordHistory({})", h.value));
     }
     parts.join(" and ")
-}
-
-/// Judges the policy before anything is sent to Keycloak. `secctl check` is the single
-/// judge (unknown roles and tenants, insecure or wildcard redirect URIs and web origins,
-/// direct grants and fixtures in production, inline secrets...): plan and apply refuse
-/// any policy it rejects, with the same positioned diagnostics.
-pub fn validate(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
-    crate::policy::check::check(loaded)
 }
 
 /// Builds the desired state; reads the client secrets and fixture passwords the policy names.

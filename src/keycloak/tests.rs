@@ -137,15 +137,15 @@ fn attribute_tenancy_declares_admin_only_profile_attribute_and_mapper() {
 fn production_rejects_http_redirects_wildcards_direct_grants_and_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     let l = loaded(dir.path(), |t| t.replace("environment: dev", "environment: production").replace("http://localhost:5173]", "https://app.example/*]"));
-    let codes: Vec<String> = desired::validate(&l).into_iter().map(|d| d.code).collect();
+    let codes: Vec<String> = crate::policy::check::check(&l).into_iter().map(|d| d.code).collect();
     for c in ["redirect-uri-insecure", "direct-grants-in-production", "fixtures-in-production"] {
         assert!(codes.iter().any(|x| x == c), "missing {c} in {codes:?}");
     }
-    let diags = desired::validate(&l);
+    let diags = crate::policy::check::check(&l);
     let redirect: Vec<_> = diags.iter().filter(|d| d.code == "redirect-uri-insecure").map(|d| d.message.as_str()).collect();
     assert!(redirect.iter().any(|m| m.contains("web origin") && m.contains("wildcard")) && redirect.iter().any(|m| m.contains("redirect URI") && m.contains("not https")), "{redirect:?}");
     let dev = loaded(dir.path(), |t| t);
-    assert!(!desired::validate(&dev).iter().any(|d| d.severity == crate::diag::Severity::Error));
+    assert!(!crate::policy::check::check(&dev).iter().any(|d| d.severity == crate::diag::Severity::Error));
 }
 
 #[test]
