@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use secctl::policy::{load::parse_bytes, LoadedPolicy};
+use secctl::policy::{check::validate, load::parse_bytes, LoadedPolicy, ValidPolicy};
 
 fn generated(services: usize, routes: usize) -> String {
     let mut y = String::from("version: 1\nproject: { name: bench, environment: production }\nservices:\n");
@@ -44,7 +44,7 @@ fn generated(services: usize, routes: usize) -> String {
     y
 }
 
-fn time(name: &str, loaded: &LoadedPolicy, iters: u32) -> Duration {
+fn time(name: &str, loaded: &ValidPolicy, iters: u32) -> Duration {
     let files = secctl::render::render_all(loaded).expect("render");
     let bytes: usize = files.values().map(|f| f.contents.len()).sum();
     let mut best = Duration::MAX;
@@ -68,6 +68,7 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let reference = secctl::policy::load(&repo.join("policies/reference.yaml")).expect("reference policy loads");
+    let reference = validate(reference).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
     time("reference.yaml", &reference, 50);
     let mut last = None;
     for (svc, routes) in [(50, 250), (100, 500), (200, 1000)] {
@@ -76,6 +77,7 @@ fn main() {
         let (policy, source) = parse_bytes("generated.yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
         let parse = t.elapsed();
         let loaded = LoadedPolicy { policy, source, base_dir: repo.clone() };
+        let loaded = validate(loaded).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
         let best = time(&format!("{svc} services / {routes} routes"), &loaded, 10);
         println!("{:<34} parse {:.3} ms", "", ms(parse));
         if let Some((prev_routes, prev)) = last {

@@ -8,16 +8,13 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use secctl::policy::{LoadedPolicy, load::parse_bytes};
+use secctl::policy::{check::validate, load::parse_bytes, LoadedPolicy, ValidPolicy};
 use secctl::render::{Context, backend, compose, redis};
 
-fn loaded(name: &str, text: &str) -> LoadedPolicy {
+fn loaded(name: &str, text: &str) -> ValidPolicy {
     let (policy, source) = parse_bytes(name, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    LoadedPolicy {
-        policy,
-        source,
-        base_dir: ".".into(),
-    }
+    let loaded = LoadedPolicy { policy, source, base_dir: ".".into() };
+    validate(loaded).unwrap_or_else(|r| panic!("{:?}", r.diagnostics))
 }
 
 /// A stack with `n` FastAPI services behind one gateway, each with its Redis user and 5 routes.
@@ -59,7 +56,7 @@ fn generated(n: usize) -> String {
     s
 }
 
-fn measure(label: &str, l: &LoadedPolicy) -> Duration {
+fn measure(label: &str, l: &ValidPolicy) -> Duration {
     let ctx = Context::new(l);
     let once = || {
         let mut bytes = 0;
@@ -85,8 +82,8 @@ fn measure(label: &str, l: &LoadedPolicy) -> Duration {
     let med = times[times.len() / 2];
     println!(
         "{label:<28} services {:>4}  routes {:>5}  median {:>9.3} ms  min {:>9.3} ms  output {:>8} bytes",
-        l.policy.services.len(),
-        l.policy.routes.len(),
+        l.policy().services.len(),
+        l.policy().routes.len(),
         med.as_secs_f64() * 1e3,
         times[0].as_secs_f64() * 1e3,
         bytes

@@ -129,8 +129,10 @@ impl Command {
 
 /// Loads the policy and the CA settings; reports diagnostics and returns exit 2 when unusable.
 fn settings(policy: &PolicyArg, pki: &PkiArg, reporter: &Reporter) -> Result<Settings, Outcome> {
-    let loaded = super::load_policy(&policy.policy, reporter)?;
-    match ca::settings::from_policy(&loaded, pki.pki_dir.as_deref()) {
+    // `certs` defers to `secctl check` like every command that acts on a policy.
+    let valid = super::load_checked_policy(&policy.policy, reporter, "nothing was issued")?;
+    let loaded = valid.loaded();
+    match ca::settings::from_policy(loaded, pki.pki_dir.as_deref()) {
         Ok((s, warnings)) => {
             if !warnings.is_empty() && reporter.format == Format::Human {
                 reporter.diagnostics(&warnings, Some(&loaded.source.text));

@@ -10,7 +10,7 @@ use crate::keycloak::http::Counts;
 use crate::keycloak::plan::Plan;
 use crate::keycloak::read::{LiveReader, Reader};
 use crate::keycloak::{self, apply, desired, plan, token};
-use crate::policy::LoadedPolicy;
+use crate::policy::ValidPolicy;
 use crate::report::{Format, Reporter};
 
 use super::{FormatArg, PolicyArg};
@@ -75,20 +75,21 @@ struct PlanDoc<'a> {
     calls: Counts,
 }
 
-fn load(path: &Path, reporter: &Reporter) -> Result<LoadedPolicy> {
+fn load(path: &Path, reporter: &Reporter) -> Result<ValidPolicy> {
     super::load_checked_policy(path, reporter, "nothing was sent to Keycloak")
         .map_err(|_| Fail::invalid(anyhow!("{} is not a valid policy (see above); nothing was sent to Keycloak", path.display())))
 }
 
 /// Loads, validates, logs in and plans.
-fn plan_for(path: &Path, prune: bool, reporter: &Reporter) -> Result<(LoadedPolicy, keycloak::http::Admin, Plan)> {
-    let loaded = load(path, reporter)?;
+fn plan_for(path: &Path, prune: bool, reporter: &Reporter) -> Result<(ValidPolicy, keycloak::http::Admin, Plan)> {
+    let valid = load(path, reporter)?;
+    let loaded = valid.loaded();
     let id = loaded.policy.identity.as_ref().ok_or_else(|| Fail::invalid(anyhow!("{}: no `identity` section; nothing to provision", path.display())))?;
     let want = desired::build(&loaded.policy, &loaded.base_dir).map_err(Fail::invalid)?;
     let admin = keycloak::connect(id, &loaded.base_dir)?;
     let actual = LiveReader(&admin).read(&want)?;
     let p = plan::plan(&want, &actual, prune);
-    Ok((loaded, admin, p))
+    Ok((valid, admin, p))
 }
 
 /// Runs a `secctl keycloak` subcommand.
@@ -122,7 +123,8 @@ pub fn run(cmd: Command, reporter: &Reporter) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Token { policy, user, client } => {
-            let loaded = load(&policy.policy, reporter)?;
+            let valid = load(&policy.policy, reporter)?;
+            let loaded = valid.loaded();
             let id = loaded.policy.identity.as_ref().ok_or_else(|| Fail::invalid(anyhow!("no `identity` section in the policy")))?;
             let subject = match (&user, &client) {
                 (Some(u), c) => token::Subject::User { username: u, client: c.as_deref() },

@@ -113,14 +113,20 @@ pub fn load_policy(path: &std::path::Path, reporter: &Reporter) -> Result<crate:
 
 /// Loads a policy and judges it with `secctl check`, the single judge every command defers to.
 /// When it has errors, they are shown with their positions, followed by `refusal` (what the
-/// command did not do), and the command must exit 2.
-pub fn load_checked_policy(path: &std::path::Path, reporter: &Reporter, refusal: &str) -> Result<crate::policy::LoadedPolicy, Outcome> {
+/// command did not do), and the command must exit 2. Every command that acts on a policy
+/// (render, certs, keycloak, verify) goes through here and gets a [`crate::policy::ValidPolicy`].
+pub fn load_checked_policy(path: &std::path::Path, reporter: &Reporter, refusal: &str) -> Result<crate::policy::ValidPolicy, Outcome> {
     let loaded = load_policy(path, reporter)?;
-    let findings = crate::policy::check::check(&loaded);
-    if findings.iter().any(|d| d.severity == crate::diag::Severity::Error) {
-        reporter.diagnostics(&findings, Some(&loaded.source.text));
-        reporter.status(format!("{}: {refusal}; fix the errors above (`secctl check -p {}` lists them)", loaded.source.name, path.display()));
-        return Err(Outcome::Invalid);
+    match crate::policy::check::validate(loaded) {
+        Ok(valid) => Ok(valid),
+        Err(rejected) => {
+            reporter.diagnostics(&rejected.diagnostics, Some(&rejected.loaded.source.text));
+            reporter.status(format!(
+                "{}: {refusal}; fix the errors above (`secctl check -p {}` lists them)",
+                rejected.loaded.source.name,
+                path.display()
+            ));
+            Err(Outcome::Invalid)
+        }
     }
-    Ok(loaded)
 }

@@ -37,12 +37,12 @@ struct CheckReport<'a> {
 
 /// Runs `secctl render`.
 pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
-    let loaded = match super::load_checked_policy(&args.policy.policy, reporter, "not rendered") {
+    let valid = match super::load_checked_policy(&args.policy.policy, reporter, "not rendered") {
         Ok(l) => l,
         Err(outcome) => return Ok(outcome),
     };
     // A policy that loads but cannot be rendered (dangling names, unquotable values) is bad input.
-    let files = crate::render::render_all(&loaded)
+    let files = crate::render::render_all(&valid)
         .map_err(|e| Fail::invalid(e.context("cannot render the policy")))?;
     if args.check {
         let (drift, diff) = write::check(&args.out, &files).map_err(Fail::unevaluated)?;
@@ -71,7 +71,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
     // Redis passwords are per install, so they live outside the committed tree: create the
     // missing ones (0600, never overwritten) and the loadable ACL file with their hashes.
-    if let Some(p) = crate::render::redis::provision_secrets(&loaded).map_err(Fail::invalid)? {
+    if let Some(p) = crate::render::redis::provision_secrets(valid.loaded()).map_err(Fail::invalid)? {
         reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
     }
     Ok(Outcome::Ok)

@@ -14,8 +14,10 @@ pub mod node;
 pub mod schema;
 pub mod suggest;
 pub mod span;
+pub mod valid;
 pub mod validate;
 
 pub use load::{load, LoadError, LoadedPolicy, Source};
 pub use model::Policy;
 pub use span::{Span, Spanned};
+pub use valid::{Rejected, ValidPolicy};

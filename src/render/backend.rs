@@ -233,7 +233,7 @@ mod tests {
             source,
             base_dir: ".".into(),
         };
-        let m = render(&Context::new(&l)).unwrap().remove(0).contents;
+        let m = render(&Context::new(&crate::policy::ValidPolicy::assume_valid(l.clone()))).unwrap().remove(0).contents;
         assert!(m.contains("ISSUER = \"https://auth.acme.example/realms/acme\""));
         assert!(m.contains("JWKS_URL = \"https://keycloak.acme.internal:8443/realms/acme/protocol/openid-connect/certs\""));
         assert!(m.contains("AUDIENCES = frozenset({\"backend-api\"})"));

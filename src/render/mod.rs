@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
-use crate::policy::LoadedPolicy;
+use crate::policy::{LoadedPolicy, ValidPolicy};
 
 pub mod backend;
 pub mod compose;
@@ -31,18 +31,20 @@ pub struct RenderedFile {
     pub mode: u32,
 }
 
-/// What every renderer gets: the policy and facts derived from it once.
+/// What every renderer gets: the validated policy and facts derived from it once.
 pub struct Context<'a> {
-    /// The loaded policy.
+    /// The policy `check` accepted.
+    pub valid: &'a ValidPolicy,
+    /// The same policy as loaded (shorthand for `valid.loaded()`).
     pub loaded: &'a LoadedPolicy,
     /// secctl version, for headers.
     pub version: &'static str,
 }
 
 impl<'a> Context<'a> {
-    /// A context for a loaded policy.
-    pub fn new(loaded: &'a LoadedPolicy) -> Self {
-        Context { loaded, version: env!("CARGO_PKG_VERSION") }
+    /// A context for a policy `check` accepted.
+    pub fn new(valid: &'a ValidPolicy) -> Self {
+        Context { valid, loaded: valid.loaded(), version: env!("CARGO_PKG_VERSION") }
     }
 
     /// The header every generated file starts with, in the file's comment syntax.
@@ -67,9 +69,10 @@ pub fn engine(templates: &[(&str, &str)]) -> Result<tera::Tera> {
     Ok(t)
 }
 
-/// Renders every target for a policy, keyed by relative path (sorted, so output order is stable).
-pub fn render_all(loaded: &LoadedPolicy) -> Result<BTreeMap<String, RenderedFile>> {
-    let ctx = Context::new(loaded);
+/// Renders every target for a policy `check` accepted, keyed by relative path (sorted, so
+/// output order is stable).
+pub fn render_all(valid: &ValidPolicy) -> Result<BTreeMap<String, RenderedFile>> {
+    let ctx = Context::new(valid);
     let mut out = BTreeMap::new();
     for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?] {
         for f in files {

@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 use super::model::Policy;
 use super::node::Node;
 use super::span::Span;
-use super::LoadedPolicy;
+use super::{LoadedPolicy, Rejected, ValidPolicy};
 
 mod addr;
 mod data;
@@ -36,6 +36,13 @@ pub fn check(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
     out.extend(crate::render::redis::check_policy(loaded).into_iter().filter(|d| !covered.contains(&d.code.as_str())));
     out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
     out
+}
+
+/// Judges a loaded policy: the only way to obtain a [`ValidPolicy`]. Refused when any finding
+/// is an error; the warnings travel with the valid policy.
+pub fn validate(loaded: LoadedPolicy) -> Result<ValidPolicy, Rejected> {
+    let findings = check(&loaded);
+    ValidPolicy::new(loaded, findings)
 }
 
 /// Runs every check on a policy that did not come from a file (positions are unknown).

@@ -17,7 +17,7 @@ fn reference() -> LoadedPolicy {
 
 fn rendered() -> String {
     let l = reference();
-    render(&Context::new(&l)).unwrap().remove(0).contents
+    render(&Context::new(&crate::policy::ValidPolicy::assume_valid(l.clone()))).unwrap().remove(0).contents
 }
 
 #[test]
