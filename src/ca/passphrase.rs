@@ -30,20 +30,10 @@ pub fn read(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroiz
                 var.span.line
             );
         }
-    } else if let Some(file) = &source.file {
-        let p = base_dir.join(&file.value);
-        let mut v = Zeroizing::new(
-            std::fs::read(&p).with_context(|| format!("cannot read the root-key passphrase file {} (ca.root_passphrase.file, policy line {})", p.display(), file.span.line))?,
-        );
-        while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            v.pop();
-        }
-        if v.is_empty() {
-            bail!("the root-key passphrase file {} is empty", p.display());
-        }
-        return Ok(v);
-    } else if source.value.is_some() {
-        bail!("`ca.root_passphrase.value` is an inline secret and is never used: reference an env var or a file instead");
+    } else if source.file.is_some() {
+        // The one secret reader (mode check included); an inline `value` never gets here,
+        // `check` refuses it (inline-secret).
+        return Ok(crate::policy::secret::resolve_bytes(source, base_dir, "ca.root_passphrase")?);
     }
     let first = prompt("Root key passphrase: ")?;
     if confirm {

@@ -15,7 +15,7 @@ pub(super) fn check(cx: &mut Cx) {
 }
 
 /// Every secret reference in the policy with its YAML path.
-fn secret_refs<'a>(cx: &Cx<'a>) -> Vec<(String, &'a SecretRef)> {
+pub(super) fn secret_refs<'a>(cx: &Cx<'a>) -> Vec<(String, &'a SecretRef)> {
     let mut v = Vec::new();
     let p = cx.policy;
     if let Some(id) = &p.identity {

@@ -24,6 +24,7 @@ mod edge;
 mod identity;
 mod network;
 mod refs;
+mod values;
 pub mod rate;
 
 /// Runs every semantic check and returns all findings, errors and warnings, in file order.
@@ -57,6 +58,7 @@ fn run(file: &str, policy: &Policy, text: Option<&str>) -> Vec<Diagnostic> {
     network::check(&mut cx);
     identity::check(&mut cx);
     data::check(&mut cx);
+    values::check(&mut cx);
     let mut out = cx.out;
     out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
     out.dedup();
