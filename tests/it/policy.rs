@@ -275,3 +275,72 @@ fn render_refuses_a_policy_that_check_rejects() {
     assert!(stderr.contains("not rendered"), "{stderr}");
     assert!(!out_dir.exists(), "nothing may be written for a rejected policy");
 }
+
+/// `check` is the only judge: no `bail!`/`anyhow!`/`Fail::invalid` in src/render, src/ca or
+/// src/keycloak carries a user-facing message about a policy value. A message is about the
+/// policy when it names a policy section path (`routes[`, `edge.`, `waf.`, `identity.`, ...)
+/// or says "policy". I/O, server and store errors stay allowed; the few policy-shaped
+/// messages that remain are listed here with the reason they are not a second judge.
+#[test]
+fn no_policy_refusal_outside_check() {
+    const ALLOWED: &[(&str, &str, &str)] = &[
+        ("src/ca/issue.rs", "has no `ca.root_passphrase`", "state of the CA store (an encrypted root key on disk), not a judgement of the policy"),
+        ("src/ca/passphrase.rs", "passphrase variable {} is empty", "secret resolution at run time (the variable's value, not the policy)"),
+        ("src/ca/passphrase.rs", "ca.root_passphrase.env, policy line", "secret resolution at run time: the variable is unset and there is no terminal"),
+        ("src/ca/passphrase.rs", "set `ca.root_passphrase` (env or fi", "secret resolution at run time: no source and no terminal"),
+        ("src/ca/keys.rs", "Check the passphrase source in `ca.root_passphrase`", "a wrong passphrase for a key on disk"),
+        ("src/keycloak/token.rs", "is not in identity.fixtures.users", "a command-line argument (`--user`), not a policy value"),
+        ("src/keycloak/token.rs", "no client with direct_access_grants", "a command-line request (`token --user`) the policy has no client for"),
+        ("src/keycloak/token.rs", "is not in identity.clients", "a command-line argument (`--client`)"),
+        ("src/keycloak/token.rs", "only confidential clients have", "a command-line argument (`--client` names a public client)"),
+        ("src/keycloak/token.rs", "has no `secret` reference in the policy", "a command-line request (`token --client`) for a client without a secret"),
+        ("src/keycloak/http.rs", "is Keycloak running and is identity.url right", "network: Keycloak did not answer (exit 3); the hint names the URL to check"),
+        ("src/keycloak/http.rs", "Keycloak rejected the admin credentials", "the server refused the credentials (their values, not the policy's shape)"),
+        ("src/ca/issue.rs", "is constrained to {} and cannot sign", "state of the CA store: the existing intermediate predates the policy's constraints; the fix is a rotation"),
+    ];
+    let policy_words = ["routes[", "edge.", "waf.", "identity.", "services.", "ca.", "redis.", "deploy.", "flows[", "project.", "policy"];
+    let mut offenders = Vec::new();
+    let mut used = vec![false; ALLOWED.len()];
+    for area in ["src/render", "src/ca", "src/keycloak"] {
+        let mut stack = vec![root().join(area)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = path.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+                let name = path.file_name().unwrap().to_string_lossy();
+                if !rel.ends_with(".rs") || name == "tests.rs" || name == "fake.rs" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests at the end of a file may build any message they like.
+                let text = text.split("#[cfg(test)]").next().unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, line) in lines.iter().enumerate() {
+                    if line.trim_start().starts_with("//") || !(line.contains("bail!(") || line.contains("anyhow!(") || line.contains("Fail::invalid(")) {
+                        continue;
+                    }
+                    let stmt = lines[i..lines.len().min(i + 4)].join(" ");
+                    // Only the message text counts: the string literals of the statement.
+                    let literals: String = stmt.split('"').skip(1).step_by(2).collect::<Vec<_>>().join(" ");
+                    let names_policy = policy_words.iter().any(|w| {
+                        literals.match_indices(w).any(|(at, _)| at == 0 || !literals[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '/' || c == '_'))
+                    });
+                    if !names_policy {
+                        continue;
+                    }
+                    match ALLOWED.iter().position(|(f, needle, _)| *f == rel && stmt.contains(needle)) {
+                        Some(k) => used[k] = true,
+                        None => offenders.push(format!("{rel}:{}: {}", i + 1, line.trim())),
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "policy refusals outside `check` (move them into src/policy/check with a code):\n{}", offenders.join("\n"));
+    let stale: Vec<_> = ALLOWED.iter().zip(&used).filter(|(_, u)| !**u).map(|(a, _)| format!("{} / {}", a.0, a.1)).collect();
+    assert!(stale.is_empty(), "allow-list entries that match nothing any more (remove them): {stale:?}");
+}
