@@ -25,10 +25,17 @@ use anyhow::{Context, Result};
 
 use crate::exit::Fail;
 use crate::policy::model::{AdminGrant, Identity};
+use crate::policy::ValidPolicy;
 use http::{Admin, Grant, Login};
 
-/// Logs in to the admin API with the credentials `identity.admin` names.
-pub fn connect(id: &Identity, base_dir: &Path) -> Result<Admin> {
+/// Logs in to the admin API with the credentials `identity.admin` names (`None`: the policy
+/// has no `identity`).
+pub fn connect(valid: &ValidPolicy) -> Option<Result<Admin>> {
+    let id = valid.policy().identity.as_ref()?;
+    Some(login(id, valid.base_dir()))
+}
+
+fn login(id: &Identity, base_dir: &Path) -> Result<Admin> {
     let a = &id.admin;
     // `check` proved the grant's references exist and are well formed (secret-ref-invalid,
     // env-name-invalid); what is left is reading them.

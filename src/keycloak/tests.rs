@@ -27,7 +27,7 @@ fn loaded(dir: &Path, edit: impl Fn(String) -> String) -> LoadedPolicy {
 }
 
 fn desired_of(l: &LoadedPolicy) -> Desired {
-    desired::build(&l.policy, &l.base_dir).unwrap()
+    desired::build(&crate::policy::ValidPolicy::assume_valid(l.clone())).unwrap()
 }
 
 fn plan_on(fake: &FakeKeycloak, d: &Desired, prune: bool) -> Plan {

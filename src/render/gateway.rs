@@ -301,7 +301,7 @@ impl GatewayPlan {
             listen.host.value.clone()
         };
         let host = check_token(&host, "upstream host")?;
-        let server = if host.contains(':') { format!("[{host}]:{}", listen.port.value) } else { format!("{host}:{}", listen.port.value) };
+        let server = host_port(&host, listen.port.value);
         self.upstreams.push(UpstreamPlan {
             name: up_name,
             service: name.to_string(),
@@ -391,8 +391,17 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
     }))
 }
 
+/// `host:port` from the typed host `check` accepted: IPv6 is bracketed exactly once
+/// (`[::1]` in the policy renders `[::1]:443`, never `[[::1]]:443`).
 fn listen_str(l: &Listen) -> String {
-    if l.host.value.contains(':') { format!("[{}]:{}", l.host.value, l.port.value) } else { format!("{}:{}", l.host.value, l.port.value) }
+    host_port(&l.host.value, l.port.value)
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    match crate::policy::types::Host::parse(host) {
+        Ok(h) => h.with_port(port),
+        Err(_) => format!("{host}:{port}"), // unreachable after check (invalid-address)
+    }
 }
 
 fn is_wildcard(host: &str) -> bool {

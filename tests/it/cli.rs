@@ -155,3 +155,20 @@ fn root_route_renders_a_config_nginx_loads() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && err.contains("test is successful"), "nginx -t failed:\n{err}");
 }
+
+/// `[::1]` is a typed host: check accepts it and render brackets it exactly once.
+#[test]
+fn ipv6_listen_is_bracketed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(super::render_gw::support::repo().join("tests/cmd/judge-base.yaml")).unwrap();
+    let text = base.replace("listen: { host: 127.0.0.1, port: 28443 }", "listen: { host: \"[::1]\", port: 28443 }").replace("listen: { host: 127.0.0.1, port: 28000 }", "listen: { host: \"::1\", port: 28000 }");
+    assert_ne!(text, base);
+    std::fs::write(tmp.path().join("policy.yaml"), &text).unwrap();
+    assert_eq!(check_error_codes(&tmp.path().join("policy.yaml")), (Some(0), vec![]));
+    let (status, err) = run(tmp.path(), &["render", "-p", "policy.yaml", "--out", "out"]);
+    assert_eq!(status, Some(0), "{err}");
+    let conf = std::fs::read_to_string(tmp.path().join("out/nginx/nginx.conf")).unwrap();
+    assert!(conf.contains("listen [::1]:28443 ssl"), "{conf}");
+    assert!(conf.contains("server [::1]:28000;"), "{conf}");
+    assert!(!conf.contains("[["), "{conf}");
+}

@@ -289,6 +289,7 @@ fn no_policy_refusal_outside_check() {
         ("src/ca/passphrase.rs", "ca.root_passphrase.env, policy line", "secret resolution at run time: the variable is unset and there is no terminal"),
         ("src/ca/passphrase.rs", "set `ca.root_passphrase` (env or fi", "secret resolution at run time: no source and no terminal"),
         ("src/ca/keys.rs", "Check the passphrase source in `ca.root_passphrase`", "a wrong passphrase for a key on disk"),
+        ("src/keycloak/token.rs", "the policy has no `identity` section", "a precondition of the command (a valid policy without identity has no tokens), not a judgement of a value"),
         ("src/keycloak/token.rs", "is not in identity.fixtures.users", "a command-line argument (`--user`), not a policy value"),
         ("src/keycloak/token.rs", "no client with direct_access_grants", "a command-line request (`token --user`) the policy has no client for"),
         ("src/keycloak/token.rs", "is not in identity.clients", "a command-line argument (`--client`)"),

@@ -61,7 +61,9 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     };
     let mut c = tera::Context::new();
     c.insert("service", &plan.service);
-    c.insert("bind", &listen.host.value);
+    // Redis takes a bare address (`::1`, not `[::1]`); `check` typed it as a `Host`.
+    let bind = crate::policy::types::Host::parse(&listen.host.value).map(|h| h.to_string()).unwrap_or_else(|_| listen.host.value.clone());
+    c.insert("bind", &bind);
     c.insert("port", &listen.port.value);
     c.insert("pki_dir", paths.pki_dir.trim_end_matches('/'));
     c.insert(
