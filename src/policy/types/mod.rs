@@ -9,7 +9,9 @@
 
 use std::fmt;
 
+pub mod glob;
 pub mod net;
+pub mod redis;
 
 pub use net::{dns_within, is_dns_name, Cidr, DnsName, Host, NameConstraints, Origin};
 
