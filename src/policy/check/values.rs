@@ -55,6 +55,9 @@ fn names(cx: &mut Cx) {
     }
     for (i, t) in id.tenants.iter().enumerate() {
         judge(cx, &t.id, format!("identity.tenants[{i}].id"), "name-invalid", TenantId::parse(&t.id), "use lowercase letters, digits and `-`, e.g. `acme`");
+        for (j, d) in t.domains.iter().enumerate() {
+            judge(cx, d, format!("identity.tenants[{i}].domains[{j}]"), "invalid-address", types::DnsName::parse(d), "write an email domain such as `acme.example`");
+        }
     }
     for (i, u) in id.fixtures.iter().flat_map(|f| f.users.iter()).enumerate() {
         judge(cx, &u.username, format!("identity.fixtures.users[{i}].username"), "name-invalid", KeycloakName::parse(&u.username, "username"), kc_hint);

@@ -13,7 +13,7 @@ pub mod glob;
 pub mod net;
 pub mod redis;
 
-pub use net::{dns_within, is_dns_name, Cidr, DnsName, Host, NameConstraints, Origin};
+pub use net::{dns_within, is_dns_name, Cidr, DnsName, Host, HttpUrl, NameConstraints, Origin};
 
 /// The value as it may be shown in a message: control, bidi and other invisible characters
 /// are escaped (`\n`, `\u{202e}`), so a hostile value cannot rewrite a terminal or CI log.
@@ -371,15 +371,16 @@ impl WafRule {
 }
 
 string_type! {
-    /// Free text that lands in a certificate subject or a display name (`ca.organization`).
-    /// Grammar: printable characters (no control, bidi or zero-width character), 1-64 characters.
+    /// Free text that lands in a certificate subject and the gateway's client-subject map
+    /// (`ca.organization`). Grammar: 1-64 printable characters: no control, bidi or zero-width
+    /// character, and no `$` (nginx expands it in every string, so it cannot be quoted).
     Label
 }
 impl Label {
     /// Parses a label.
     pub fn parse(s: &str, what: &str) -> Result<Self, String> {
-        if s.is_empty() || s.chars().count() > 64 || s.chars().any(|c| c.is_control() || is_invisible(c)) {
-            return Err(format!("{what} `{}` must be 1-64 printable characters", show(s)));
+        if s.is_empty() || s.chars().count() > 64 || s.chars().any(|c| c.is_control() || is_invisible(c) || c == '$') {
+            return Err(format!("{what} `{}` must be 1-64 printable characters without `$`", show(s)));
         }
         Ok(Self(s.to_string()))
     }

@@ -244,6 +244,51 @@ impl fmt::Display for Origin {
     }
 }
 
+/// An http(s) URL secctl calls or renders (`identity.url`, `identity.public_url`). Grammar:
+/// `http://` or `https://`, a [`Host`] (IPv6 bracketed), an optional `:port`, then an optional
+/// path of `/`-separated segments of `[A-Za-z0-9._~!*+,=:@-]` (no `.`/`..` segment); no user
+/// info, query or fragment. A trailing `/` is dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// Scheme, host and port, as an origin.
+    pub origin: Origin,
+    /// The path without a trailing `/` (empty for none).
+    pub path: String,
+}
+
+impl HttpUrl {
+    /// Parses a URL.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = super::show(s);
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).ok_or_else(|| format!("`{t}` is not an http(s) URL: write `https://host[:port][/path]`"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(format!("`{t}` has no host"));
+        }
+        if authority.contains('@') || s.contains(['?', '#']) {
+            return Err(format!("`{t}`: a base URL has no user info, query or fragment"));
+        }
+        let origin = Origin::parse(&s[..s.len() - rest.len() + authority.len()].to_ascii_lowercase())?;
+        let path = path.strip_suffix('/').unwrap_or(path);
+        for seg in path.split('/').skip(1) {
+            let ok = !seg.is_empty() && seg != "." && seg != ".." && seg.chars().all(|c| c.is_ascii_alphanumeric() || "._~!*+,=:@-".contains(c));
+            if !ok {
+                return Err(format!("`{t}`: the path segment `{}` is not allowed (letters, digits and `._~!*+,=:@-`, no `.` or `..`)", super::show(seg)));
+            }
+        }
+        Ok(HttpUrl { origin, path: path.to_string() })
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.origin, self.path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +320,15 @@ mod tests {
         assert!(!nc.permits_ip("10.0.0.1".parse().unwrap()));
         assert!(!nc.permits_dns("localhost"));
         assert!(NameConstraints::default().permits_dns("anything.example"));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(HttpUrl::parse("https://keycloak.svc.internal:8443/").unwrap().to_string(), "https://keycloak.svc.internal:8443");
+        assert_eq!(HttpUrl::parse("http://127.0.0.1:8080/auth").unwrap().path, "/auth");
+        for bad in ["ftp://x", "https://", "https://a@b", "https://a/b?c", "https://a\nb", "https://a/../b", "https://a/b c", "https://a/$x", "https://a;include"] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
