@@ -345,3 +345,58 @@ fn no_policy_refusal_outside_check() {
     let stale: Vec<_> = ALLOWED.iter().zip(&used).filter(|(_, u)| !**u).map(|(a, _)| format!("{} / {}", a.0, a.1)).collect();
     assert!(stale.is_empty(), "allow-list entries that match nothing any more (remove them): {stale:?}");
 }
+
+/// Every value class that reaches an output refuses every hostile fragment, with its code:
+/// newline, CR, `;`, braces, `$`, quotes, `\`, `#`, space, tab, `../`, NUL, ESC, U+202E, and
+/// the nginx map keywords where a whole value could be one.
+#[test]
+fn check_refuses_hostile_fragments_in_every_value_class() {
+    let base = std::fs::read_to_string(root().join("tests/cmd/judge-base.yaml")).unwrap();
+    // (what is replaced in the base, how the hostile value is written in its place, code,
+    // fragments the grammar allows on purpose: docs/policy.md "Value grammar")
+    let quoted = &[";", "{", "}", "\\\"", "'", "\\\\", "#", " ", "../"][..];
+    let fields: &[(&str, &str, &str, &[&str])] = &[
+        ("name: demo,", "name: \"demo{h}x\",", "name-invalid", &[]),
+        ("  api: { kind: fastapi", "  \"api{h}x\": { kind: generic, mtls: none }\n  api: { kind: fastapi", "name-invalid", &[]),
+        ("realm: demo", "realm: \"demo{h}x\"", "name-invalid", &[]),
+        ("client_id: backend-api,", "client_id: \"backend{h}x\",", "name-invalid", &[]),
+        ("roles: [{ name: user }]", "roles: [{ name: \"user{h}x\" }]", "name-invalid", &[]),
+        ("waf: { mode: blocking }", "waf: { mode: blocking }\ndeploy: { config_dir: \"/etc/x/{h}y\" }", "path-invalid", &[]),
+        // `..` in a local path means the parent directory (it never reaches a generated file).
+        ("  trust_domain: svc.internal\n", "  trust_domain: svc.internal\n  pki_dir: \"pki/{h}x\"\n", "path-invalid", &["../"]),
+        ("path: /api/,", "path: \"/api/{h}x/\",", "route-path-invalid", &[]),
+        ("origins: [\"https://app.example.com\"]", "origins: [\"https://app.example.com{h}x\"]", "origin-invalid", &[]),
+        // Header values are quoted by the renderer: only what quoting cannot carry is refused.
+        ("  cors: {", "  headers: { frame_options: \"DENY{h}x\" }\n  cors: {", "header-invalid", quoted),
+        ("  cors: {", "  max_body_size: \"1m{h}\"\n  cors: {", "size-invalid", &[]),
+        ("waf: { mode: blocking }", "waf: { mode: blocking, exclusions: [{ args: [\"json{h}x\"] }] }", "waf-value-invalid", &[]),
+        ("password: { env: KC_ADMIN_PASSWORD }", "password: { env: \"KC{h}X\" }", "env-name-invalid", &[]),
+        ("hosts: [api.example.com]", "hosts: [\"api{h}x.example.com\"]", "invalid-address", &[]),
+        ("host: 127.0.0.1, port: 28443", "host: \"127.0.0.1{h}x\", port: 28443", "invalid-address", &[]),
+    ];
+    // Written as YAML double-quoted escapes.
+    let hostile = ["\\n", "\\r", ";", "{", "}", "$", "\\\"", "'", "\\\\", "#", " ", "\\t", "../", "\\0", "\\e[2K", "\\u202e"];
+    let mut missed = Vec::new();
+    for (from, to, code, allowed) in fields {
+        assert!(base.contains(from), "the judge base no longer has {from:?}");
+        for h in hostile.into_iter().filter(|h| !allowed.contains(h)) {
+            let text = base.replacen(from, &to.replace("{h}", h), 1);
+            let (policy, source) = secctl::policy::load::parse_bytes("p.yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{code} {h:?}: {e}\n{text}"));
+            let loaded = secctl::policy::LoadedPolicy { policy, source, base_dir: PathBuf::from(".") };
+            let codes: Vec<String> = secctl::policy::check::check(&loaded).into_iter().filter(|d| d.severity == secctl::diag::Severity::Error).map(|d| d.code).collect();
+            if !codes.iter().any(|c| c == code) {
+                missed.push(format!("{code} with {h:?}: {codes:?}"));
+            }
+        }
+    }
+    // Whole values that are nginx `map` keywords or otherwise not origins.
+    for word in ["include", "default", "hostnames", "volatile", "*.example.com", "https://app.example.com/"] {
+        let text = base.replacen("\"https://app.example.com\"", &format!("\"{word}\""), 1);
+        let (policy, source) = secctl::policy::load::parse_bytes("p.yaml", text.as_bytes()).unwrap();
+        let loaded = secctl::policy::LoadedPolicy { policy, source, base_dir: PathBuf::from(".") };
+        if !secctl::policy::check::check(&loaded).iter().any(|d| d.code == "origin-invalid") {
+            missed.push(format!("origin {word:?}"));
+        }
+    }
+    assert!(missed.is_empty(), "hostile values accepted by check:\n{}", missed.join("\n"));
+}
