@@ -8,32 +8,25 @@ use anyhow::{anyhow, bail, Context, Result};
 use zeroize::Zeroizing;
 
 use crate::policy::model::SecretRef;
+use crate::policy::secret::SecretError;
 
 /// Minimum passphrase length accepted when a new root key is encrypted.
 pub const MIN_LEN: usize = 12;
 
 /// Reads the passphrase. `confirm` asks twice on a prompt (when creating a key).
 pub fn read(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
-    if let Some(var) = &source.env {
-        if let Some(v) = std::env::var_os(&var.value) {
-            use std::os::unix::ffi::OsStringExt;
-            let v = Zeroizing::new(v.into_vec());
-            if v.is_empty() {
-                bail!("the root-key passphrase variable {} is empty (policy line {})", var.value, var.span.line);
+    // One secret reader for every command (policy::secret): env or file, file-mode checked.
+    // Only an unset variable on a terminal falls back to the prompt.
+    if source.env.is_some() || source.file.is_some() {
+        match crate::policy::secret::resolve_bytes(source, base_dir, "ca.root_passphrase") {
+            Ok(v) => return Ok(v),
+            Err(SecretError::EnvUnset { var, .. }) if !std::io::stdin().is_terminal() => {
+                let line = source.env.as_ref().map(|e| e.span.line).unwrap_or_default();
+                bail!("the root key is encrypted and {var} is not set (ca.root_passphrase.env, policy line {line}): export it, or run on a terminal to be prompted");
             }
-            return Ok(v);
+            Err(SecretError::EnvUnset { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "the root key is encrypted and {} is not set (ca.root_passphrase.env, policy line {}): export it, or run on a terminal to be prompted",
-                var.value,
-                var.span.line
-            );
-        }
-    } else if source.file.is_some() {
-        // The one secret reader (mode check included); an inline `value` never gets here,
-        // `check` refuses it (inline-secret).
-        return Ok(crate::policy::secret::resolve_bytes(source, base_dir, "ca.root_passphrase")?);
     }
     let first = prompt("Root key passphrase: ")?;
     if confirm {
