@@ -285,7 +285,6 @@ fn render_refuses_a_policy_that_check_rejects() {
 fn no_policy_refusal_outside_check() {
     const ALLOWED: &[(&str, &str, &str)] = &[
         ("src/ca/issue.rs", "has no `ca.root_passphrase`", "state of the CA store (an encrypted root key on disk), not a judgement of the policy"),
-        ("src/ca/passphrase.rs", "passphrase variable {} is empty", "secret resolution at run time (the variable's value, not the policy)"),
         ("src/ca/passphrase.rs", "ca.root_passphrase.env, policy line", "secret resolution at run time: the variable is unset and there is no terminal"),
         ("src/ca/passphrase.rs", "set `ca.root_passphrase` (env or fi", "secret resolution at run time: no source and no terminal"),
         ("src/ca/keys.rs", "Check the passphrase source in `ca.root_passphrase`", "a wrong passphrase for a key on disk"),
