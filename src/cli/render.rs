@@ -71,7 +71,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
     // Redis passwords are per install, so they live outside the committed tree: create the
     // missing ones (0600, never overwritten) and the loadable ACL file with their hashes.
-    if let Some(p) = crate::render::redis::provision_secrets(valid.loaded()).map_err(Fail::invalid)? {
+    if let Some(p) = crate::render::redis::provision_secrets(&valid).map_err(Fail::invalid)? {
         reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
     }
     Ok(Outcome::Ok)

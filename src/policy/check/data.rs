@@ -55,10 +55,14 @@ fn redis(cx: &mut Cx) {
 
 /// The number after `id:` in a SecRule's actions, if any.
 fn rule_text_id(rule: &str) -> Option<u64> {
+    // The forms ModSecurity reads as the rule id: `id:N,`, `id:N"` or `id:'N'`.
     let i = rule.find("id:")?;
-    let rest = rule[i + 3..].trim_start_matches(['\'', '"', ' ']);
+    let rest = &rule[i + 3..];
+    let (quoted, rest) = match rest.strip_prefix('\'') { Some(r) => (true, r), None => (false, rest) };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let after = rest[digits.len()..].chars().next();
+    let closed = if quoted { after == Some('\'') } else { matches!(after, Some(',' | '"')) };
+    if closed { digits.parse().ok() } else { None }
 }
 
 fn waf(cx: &mut Cx) {
