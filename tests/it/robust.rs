@@ -217,3 +217,27 @@ fn refused_init_writes_nothing() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(d.join("new/proj/secctl.yaml").exists() && d.join("new/proj/pki").is_dir());
 }
+
+#[test]
+fn terminal_escapes_from_a_policy_never_reach_the_output_raw() {
+    let p = tempfile::tempdir().unwrap();
+    let d = p.path();
+    let policy = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/minimal.yaml")).unwrap();
+    // `\e[2K\e[1A\r` erases the error line and moves up on a terminal; `\e]0;` retitles the window.
+    let hostile = policy.replace("  - { from: gateway, to: api }", "  - { from: gateway, to: api }\n  - { from: gateway, to: \"x\\e[2K\\e[1A\\rall good\\e]0;t\\a\" }");
+    std::fs::write(d.join("secctl.yaml"), hostile).unwrap();
+    let o = secctl(d, &["check", "-p", "secctl.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    assert!(!err.contains('\u{1b}') && !err.contains('\r') && !err.contains('\u{7}'), "raw control characters in:\n{err:?}");
+    assert!(err.contains("flow target `x\\u{1b}[2K\\u{1b}[1A\\rall good\\u{1b}]0;t\\u{7}`"), "{err}");
+    // JSON carries the exact value, JSON-escaped.
+    let o = secctl(d, &["check", "-p", "secctl.yaml", "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let msgs: Vec<&str> = v["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["message"].as_str()).collect();
+    assert!(msgs.iter().any(|m| m.contains("x\u{1b}[2K\u{1b}[1A\rall good\u{1b}]0;t\u{7}")), "{msgs:?}");
+    // Reporter lines (errors and status) are escaped too, not only diagnostics.
+    let o = secctl(d, &["certs", "list", "--policy", "secctl.yaml", "--pki-dir", "p\u{1b}[2Kq\u{202e}"], &[]);
+    let all = text(&o);
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{202e}'), "{all:?}");
+}
