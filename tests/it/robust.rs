@@ -182,6 +182,18 @@ fn refused_render_writes_nothing() {
     std::fs::write(d.join("file"), "x").unwrap();
     refused_without_writing(d, &["render", "--policy", "secctl.yaml", "--out", "file"], &[], 2, "not a directory");
     refused_without_writing(d, &["render", "--policy", "secctl.yaml", "--out", "file/sub/gen"], &[], 2, "file/sub");
+    // A Redis password file with a weak mode: refused before the tree is written (the secrets
+    // step runs after the tree; it used to leave a rendered tree behind its refusal).
+    let o = secctl(d, &["render", "--policy", "secctl.yaml", "--out", "ok"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::remove_dir_all(d.join("ok")).unwrap();
+    let pw = std::fs::read_dir(d.join("secrets/redis")).unwrap().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("_password")).unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    refused_without_writing(d, &["render", "--policy", "secctl.yaml", "--out", "new/gen"], &[], 2, "chmod 600");
+    // The secrets directory is a file.
+    std::fs::remove_dir_all(d.join("secrets")).unwrap();
+    std::fs::write(d.join("secrets"), "x").unwrap();
+    refused_without_writing(d, &["render", "--policy", "secctl.yaml", "--out", "new/gen"], &[], 2, "secrets is not a directory");
 }
 
 #[test]
