@@ -13,8 +13,17 @@ use crate::policy::secret::SecretError;
 /// Minimum passphrase length accepted when a new root key is encrypted.
 pub const MIN_LEN: usize = 12;
 
-/// Reads the passphrase. `confirm` asks twice on a prompt (when creating a key).
+/// Reads the passphrase. `confirm` (when creating a key) asks twice on a prompt, and refuses a
+/// passphrase shorter than [`MIN_LEN`] from any source.
 pub fn read(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
+    let v = read_any(source, base_dir, confirm)?;
+    if confirm && v.len() < MIN_LEN {
+        bail!("the root-key passphrase is shorter than {MIN_LEN} characters: use a longer one (a new root key is encrypted with it)");
+    }
+    Ok(v)
+}
+
+fn read_any(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
     // One secret reader for every command (policy::secret): env or file, file-mode checked.
     // Only an unset variable on a terminal falls back to the prompt.
     if source.env.is_some() || source.file.is_some() {

@@ -168,9 +168,13 @@ pub fn run(cmd: Command, reporter: &Reporter) -> Result<Outcome> {
         }
         Command::Init { policy, pki } => {
             let s = load!(&policy, &pki, reporter);
+            let now = time::OffsetDateTime::now_utc();
+            let prep = ca::issue::prepare(&s, now).map_err(Fail::invalid)?;
             let mut store = ca::store::Store::open(&s.pki_dir, true).map_err(Fail::invalid)?;
             notes(reporter, &store.notes);
-            if ca::issue::ensure_ca(&mut store, &s, time::OffsetDateTime::now_utc()).map_err(Fail::invalid)? {
+            let created = ca::issue::ensure_ca(&mut store, &s, &prep, now).map_err(Fail::invalid)?;
+            store.keep();
+            if created {
                 git_warning(&s, reporter);
                 reporter.line(format!("created the root and intermediate CA in {}", store.layout.ca_dir().display()));
             } else {

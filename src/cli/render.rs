@@ -67,6 +67,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         ));
         return Ok(Outcome::Findings);
     }
+    redis_secrets_preflight(valid.loaded()).map_err(Fail::invalid)?;
     write::write(&args.out, &files).map_err(Fail::invalid)?;
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
     // Redis passwords are per install, so they live outside the committed tree: create the
@@ -75,4 +76,26 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
     }
     Ok(Outcome::Ok)
+}
+
+/// What can refuse the Redis-secrets step after the tree is written, decided before it: a refused
+/// render writes nothing (existing password files must be usable, the directory must be one).
+fn redis_secrets_preflight(loaded: &crate::policy::LoadedPolicy) -> Result<()> {
+    use crate::render::redis::{acl, secrets};
+    let Ok(Some(plan)) = acl::plan(loaded) else { return Ok(()) };
+    let dir = secrets::host_dir(loaded);
+    // The directory, or the nearest part of its path that exists, must be a directory.
+    if let Some(a) = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists())
+        && !a.as_os_str().is_empty()
+        && !a.is_dir()
+    {
+        anyhow::bail!("{} is not a directory, so the Redis secrets directory {} cannot be created: move it away or set `redis.secrets_dir`; nothing was rendered", a.display(), dir.display());
+    }
+    for u in &plan.users {
+        let path = dir.join(secrets::password_file(&u.name));
+        if path.exists() {
+            secrets::read_password(&path).map_err(|e| e.context("nothing was rendered"))?;
+        }
+    }
+    Ok(())
 }

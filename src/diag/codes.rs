@@ -81,6 +81,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
     ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
     ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
+    // Loading, robustness pass of issue 8 (docs/diagnostics/loading.md).
+    ("yaml-unsupported-tag", "A YAML tag (`!vault`, `!!python/...`, a custom `!tag`) the policy format does not have."),
 ];
 
 /// The summary of a code, if it is registered.
