@@ -67,7 +67,7 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         ));
         return Ok(Outcome::Findings);
     }
-    redis_secrets_preflight(valid.loaded()).map_err(Fail::invalid)?;
+    redis_secrets_preflight(&valid).map_err(Fail::invalid)?;
     write::write(&args.out, &files).map_err(Fail::invalid)?;
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
     // Redis passwords are per install, so they live outside the committed tree: create the
@@ -80,10 +80,10 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
 
 /// What can refuse the Redis-secrets step after the tree is written, decided before it: a refused
 /// render writes nothing (existing password files must be usable, the directory must be one).
-fn redis_secrets_preflight(loaded: &crate::policy::LoadedPolicy) -> Result<()> {
+fn redis_secrets_preflight(valid: &crate::policy::ValidPolicy) -> Result<()> {
     use crate::render::redis::{acl, secrets};
-    let Ok(Some(plan)) = acl::plan(loaded) else { return Ok(()) };
-    let dir = secrets::host_dir(loaded);
+    let Some(plan) = acl::plan(valid) else { return Ok(()) };
+    let dir = secrets::host_dir(valid.loaded());
     // The directory, or the nearest part of its path that exists, must be a directory.
     if let Some(a) = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists())
         && !a.as_os_str().is_empty()

@@ -296,6 +296,9 @@ fn no_policy_refusal_outside_check() {
         ("src/keycloak/token.rs", "has no `secret` reference in the policy", "a command-line request (`token --client`) for a client without a secret"),
         ("src/keycloak/http.rs", "is Keycloak running and is identity.url right", "network: Keycloak did not answer (exit 3); the hint names the URL to check"),
         ("src/keycloak/http.rs", "Keycloak rejected the admin credentials", "the server refused the credentials (their values, not the policy's shape)"),
+        ("src/ca/issue.rs", "the PKI directory resolves to the policy's own directory", "`--pki-dir .` is a command-line argument; check refuses `ca.pki_dir: \"\"` itself (backstop: a refused run writes nothing)"),
+        ("src/ca/issue.rs", "exists and is not a directory", "state of the file system, not a policy value"),
+        ("src/ca/authority.rs", "ends after 9999-12-31", "backstop for the date arithmetic (total, never a panic); check refuses such a validity first"),
         ("src/ca/issue.rs", "is constrained to {} and cannot sign", "state of the CA store: the existing intermediate predates the policy's constraints; the fix is a rotation"),
     ];
     let policy_words = ["routes[", "edge.", "waf.", "identity.", "services.", "ca.", "redis.", "deploy.", "flows[", "project.", "policy"];

@@ -153,6 +153,8 @@ fn a_lock_file_created_by_a_failed_run_is_removed() {
     refused_without_writing(env.dir.path(), &["certs", "issue", "--policy", "secctl.yaml"], &[], 2, "missing-pass.txt");
     // A panic after the CA was created in the existing directory: the lock goes, the directory stays.
     std::fs::write(env.dir.path().join("missing-pass.txt"), "correct horse battery staple\n").unwrap();
+    // The one secret reader refuses a passphrase file others can read.
+    std::fs::set_permissions(env.dir.path().join("missing-pass.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let o = secctl(env.dir.path(), &["certs", "issue", "--policy", "secctl.yaml"], &[("SECCTL_CRASH_AT", "panic:leaf-staged")]);
     assert_eq!(o.status.code(), Some(101), "{}", text(&o));
     assert!(!env.pki().join(".lock").exists(), "the lock file this run created must be removed on a panic");
