@@ -3,5 +3,5 @@
 
 mod files;
 mod live;
-mod support;
+pub mod support;
 mod validate;
