@@ -17,6 +17,7 @@ pub mod output;
 pub mod pki;
 pub mod probe;
 pub mod ratelimit;
+pub mod redis;
 pub mod result;
 pub mod tls;
 pub mod waf;
@@ -37,6 +38,7 @@ pub fn plan(env: &env::Env) -> Vec<probe::Probe> {
     v.extend(cors::probes(env));
     v.extend(waf::probes(env));
     v.extend(mtls::probes(env));
+    v.extend(redis::probes(env));
     v.extend(pki::probes(env));
     v.extend(ratelimit::probes(env));
     v

@@ -1,8 +1,6 @@
 //! mTLS: the gateway's internal listener (no certificate, foreign CA and revoked certificates
 //! refused; identities authorized by `flows`), and every mTLS service reached directly.
 
-use std::io::{Read, Write};
-
 use super::env::Env;
 use super::gw;
 use super::net::{self, ClientId, Endpoint, NetError, Request};
@@ -22,7 +20,8 @@ pub fn probes(env: &Env) -> Vec<Probe> {
             }
         }
     for (name, s) in &env.policy.services {
-        if !s.mtls_role().is_server() || s.kind.value == ServiceKind::Gateway {
+        // Redis has its own family (redis.transport), which also proves plaintext is refused.
+        if !s.mtls_role().is_server() || matches!(s.kind.value, ServiceKind::Gateway | ServiceKind::Redis) {
             continue;
         }
         let Some(l) = &s.listen else { continue };
@@ -45,6 +44,7 @@ fn try_http(cx: &Cx<'_>, ep: &Endpoint, id: Option<&ClientId>, path: &str) -> Re
     match net::http(ep, Some(cfg), &Request::get(path.to_string()), cx.env.timeout, &cx.n) {
         Ok(r) => Ok(Ok((r.status, String::from_utf8_lossy(&r.body).chars().take(200).collect()))),
         Err(NetError::Unreachable(e)) => Err(e),
+        Err(e) if e.untrusted_server() => Err(format!("the server at {} ({}) is not proven to be the service: {e}", ep.authority(), ep.addr)),
         Err(e) => Ok(Err(e.to_string())),
     }
 }
@@ -135,33 +135,13 @@ fn caller(env: &Env, svc: &str) -> Option<String> {
     env.policy.flows.iter().filter(|f| f.to.value == svc && f.via.is_none()).map(|f| f.from.value.clone()).find(|c| env.clients.contains_key(c))
 }
 
-/// Redis answers PING with PONG or NOAUTH once the handshake is done; a refused client gets an alert.
-fn try_redis(cx: &Cx<'_>, ep: &Endpoint, id: Option<&ClientId>) -> Result<Result<(u16, String), String>, String> {
-    let cfg = gw::trusted(cx.env, id)?;
-    let (mut s, _) = match net::tls(ep, cfg, cx.env.timeout, &cx.n) {
-        Ok(x) => x,
-        Err(NetError::Unreachable(e)) => return Err(e),
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    if let Err(e) = s.write_all(b"PING\r\n").and_then(|_| s.flush()) {
-        return Ok(Err(e.to_string()));
-    }
-    let mut buf = [0u8; 128];
-    match s.read(&mut buf) {
-        Ok(k) if k > 0 => Ok(Ok((200, String::from_utf8_lossy(&buf[..k]).trim().to_string()))),
-        Ok(_) => Ok(Err("closed without an answer".into())),
-        Err(e) => Ok(Err(e.to_string())),
-    }
-}
-
 fn upstream(cx: &mut Cx<'_>, svc: &str) -> Outcome {
     let env = cx.env;
     let s = env.policy.service(svc).ok_or("unknown service")?;
     let l = s.listen.as_ref().ok_or("no listen")?;
     let name = s.dns_names.first().map(|d| d.value.clone()).unwrap_or_else(|| l.host.value.clone());
     let ep = env.endpoint(&name, l)?;
-    let is_redis = s.kind.value == ServiceKind::Redis;
-    let call = |cx: &Cx<'_>, id: Option<&ClientId>| if is_redis { try_redis(cx, &ep, id) } else { try_http(cx, &ep, id, "/") };
+    let call = |cx: &Cx<'_>, id: Option<&ClientId>| try_http(cx, &ep, id, "/");
     let who = caller(env, svc).ok_or_else(|| format!("no client certificate in the PKI for a service with a flow to `{svc}`"))?;
     let good = call(cx, Some(env.client(&who)?))?;
     if is_refusal(&good) {

@@ -26,6 +26,15 @@ pub enum NetError {
     Io(String),
 }
 
+impl NetError {
+    /// The *server's* certificate did not validate: the probe cannot tell whom it talks to
+    /// (another process on the port, a wrong certificate), so nothing it sees there proves a
+    /// refusal or an acceptance. `tls.certificate` judges the public listener's certificate.
+    pub fn untrusted_server(&self) -> bool {
+        matches!(self, NetError::Tls(e) if e.contains("invalid peer certificate"))
+    }
+}
+
 impl std::fmt::Display for NetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

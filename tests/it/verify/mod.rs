@@ -3,5 +3,6 @@
 
 mod live;
 mod mutations;
+mod redis;
 mod reports;
 pub mod support;

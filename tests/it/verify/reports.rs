@@ -17,8 +17,8 @@ fn sarif_multitool() -> PathBuf {
     p
 }
 
-/// A run with passes, failures (the known render defects) and unevaluated controls (no Redis,
-/// Loki or Keycloak): the JUnit file validates and classifies each; the SARIF file passes the
+/// A run with passes, a failure (a known render defect) and an unevaluated control (Keycloak
+/// without admin credentials): the JUnit file validates and classifies each; the SARIF file passes the
 /// multitool's SARIF and GitHub rules and locates each failure at its policy line; the human
 /// output ends with the summary.
 #[test]
@@ -35,14 +35,14 @@ fn junit_and_sarif_validate_with_independent_tools() {
         .arg(&junit)
         .arg("--sarif")
         .arg(&sarif)
-        .args(["--skip", "rate-limit", "--skip", "headers.on-429"])
+        .args(["--skip", "rate-limit", "--skip", "headers.on-429", "--skip", "redis", "--skip", "mtls.upstream[loki]"])
         .env_remove("KC_BOOTSTRAP_ADMIN_PASSWORD")
         .output()
         .unwrap();
     let human = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{human}");
     let last = human.trim_end().lines().last().unwrap();
-    assert!(last.ends_with("failed, 3 not evaluated") && last.contains(" passed, 1 failed"), "{last}\n{human}");
+    assert!(last.ends_with(" passed, 1 failed, 1 not evaluated"), "{last}\n{human}");
     assert!(human.contains("FAIL  headers.redirect") && human.contains("expected: a redirect to https://localhost"), "{human}");
 
     let x = Command::new(require("xmllint")).arg("--noout").arg("--schema").arg(repo().join("tests/it/verify/junit-10.xsd")).arg(&junit).output().unwrap();
@@ -50,7 +50,7 @@ fn junit_and_sarif_validate_with_independent_tools() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), xml.matches("classname=").count());
     assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
-    assert_eq!(xml.matches("<error ").count(), 3, "{xml}");
+    assert_eq!(xml.matches("<error ").count(), 1, "{xml}");
 
     let out = s.dir.path().join("validation.sarif");
     let v = Command::new(sarif_multitool()).args(["validate", "--rule-kind", "Sarif;Gh", "-o"]).arg(&out).arg(&sarif).output().unwrap();
