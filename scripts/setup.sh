@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-apt_packages=(nginx libnginx-mod-http-modsecurity modsecurity-crs redis-server redis-tools docker-compose openssl curl unzip maven python3-venv)
+apt_packages=(nginx libnginx-mod-http-modsecurity modsecurity-crs redis-server redis-tools docker-compose openssl curl unzip maven python3-venv libxml2-utils)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +30,18 @@ if [ ! -x "$VENV/bin/lint_pkix_cert" ] || ! "$VENV/bin/python" -c 'import fastap
   log "creating Python venv at $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+fi
+
+# Microsoft's SARIF validator (npm, self-contained; checks `secctl verify --sarif` in tests/it/verify).
+SARIF_MT=.cache/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+if [ ! -x "$SARIF_MT" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  log "installing @microsoft/sarif-multitool into .cache/sarif-multitool"
+  npm install --silent --no-audit --no-fund --prefix .cache/sarif-multitool @microsoft/sarif-multitool@5.7.0 >/dev/null
+  chmod u+x "$SARIF_MT"
 fi
 
 if [ -f scripts/keycloak.sh ]; then

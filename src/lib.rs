@@ -16,3 +16,4 @@ pub mod keycloak;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod verify;

@@ -16,6 +16,7 @@ pub mod init;
 pub mod keycloak;
 pub mod render;
 pub mod schema;
+pub mod verify;
 
 /// secctl: one policy file for TLS, headers, CORS, rate limits, WAF, mTLS, Keycloak, Redis ACLs and Compose isolation.
 #[derive(Debug, Parser)]
@@ -50,6 +51,8 @@ pub enum Command {
     /// Converge Keycloak with the policy.
     #[command(subcommand)]
     Keycloak(keycloak::Command),
+    /// Probe the running stack: a verdict for every control of the policy.
+    Verify(verify::Args),
 }
 
 /// The `--policy` flag, shared by every command that reads a policy.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Certs(c) => c.format(),
         Command::Keycloak(c) => c.format(),
         Command::Render(a) => a.format.format,
+        Command::Verify(a) => a.format.format,
         _ => Format::Human,
     };
     let reporter = Reporter::new(format, cli.color, cli.quiet);
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Certs(c) => certs::run(c, &reporter),
         Command::Render(a) => render::run(a, &reporter),
         Command::Keycloak(c) => keycloak::run(c, &reporter),
+        Command::Verify(a) => verify::run(a, &reporter),
     };
     match result {
         Ok(outcome) => outcome.into(),

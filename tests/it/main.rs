@@ -9,3 +9,4 @@ mod policy;
 mod render_data;
 mod render_gw;
 mod robust;
+mod verify;

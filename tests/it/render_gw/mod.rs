@@ -3,5 +3,5 @@
 
 mod files;
 mod live;
-pub(crate) mod support;
+pub mod support;
 mod validate;

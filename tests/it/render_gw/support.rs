@@ -95,7 +95,15 @@ impl Stack {
         let root = dir.path();
         // nginx workers run as `nobody` when the master is root: let them reach state and temp dirs.
         chmod(root, 0o755);
-        let ports = Ports { https: free_port(), http: free_port(), internal: free_port(), backend: free_port(), ai: free_port() };
+        // Five distinct ports: the OS may hand the same free port out twice in a row.
+        let mut picked: Vec<u16> = Vec::new();
+        while picked.len() < 5 {
+            let p = free_port();
+            if !picked.contains(&p) {
+                picked.push(p);
+            }
+        }
+        let ports = Ports { https: picked[0], http: picked[1], internal: picked[2], backend: picked[3], ai: picked[4] };
         let (pki, state, out) = (root.join("pki"), root.join("gwstate"), root.join("out"));
         let mut text = std::fs::read_to_string(repo().join("policies/local-stack.yaml")).unwrap();
         for (from, to) in [(28443, ports.https), (28080, ports.http), (28445, ports.internal), (28001, ports.backend), (28002, ports.ai)] {
@@ -213,6 +221,58 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// The running gateway's nginx.conf (in the rendered output).
+    pub fn gateway_conf(&self) -> PathBuf {
+        self.out.join("nginx/nginx.conf")
+    }
+
+    /// Edits a file the running gateway reads (nginx.conf, the ModSecurity files), checks the
+    /// result with `nginx -t`, reloads the gateway and waits until the new workers serve.
+    pub fn mutate_gateway(&self, file: &Path, edit: impl FnOnce(String) -> String) {
+        let before = std::fs::read_to_string(file).unwrap();
+        let after = edit(before.clone());
+        assert_ne!(before, after, "the mutation changed nothing in {}", file.display());
+        std::fs::write(file, after).unwrap();
+        let conf = self.gateway_conf();
+        let t = Command::new(require("nginx")).arg("-t").arg("-p").arg(&self.state).arg("-c").arg(&conf).output().unwrap();
+        assert!(t.status.success(), "mutated config does not load: {}", String::from_utf8_lossy(&t.stderr));
+        reload(&self.state.join("nginx.pid"), &self.state.join("nginx-error.log"));
+    }
+
+    /// Edits the upstream stubs' nginx.conf and reloads them.
+    pub fn mutate_upstreams(&self, edit: impl FnOnce(String) -> String) {
+        let up = self.dir.path().join("up");
+        let conf = up.join("nginx.conf");
+        let before = std::fs::read_to_string(&conf).unwrap();
+        let after = edit(before.clone());
+        assert_ne!(before, after, "the mutation changed nothing in the upstream config");
+        std::fs::write(&conf, after).unwrap();
+        reload(&up.join("nginx.pid"), &up.join("error.log"));
+    }
+}
+
+/// HUP to the nginx master, then wait until its log shows the reconfiguration and a new
+/// worker, and give the old workers a moment to stop accepting.
+fn reload(pid_file: &Path, log: &Path) {
+    let count = |p: &Path| std::fs::read_to_string(p).unwrap_or_default().matches("reconfiguring").count();
+    let n = count(log);
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    let st = Command::new("kill").arg("-HUP").arg(pid.trim()).status().unwrap();
+    assert!(st.success(), "cannot signal nginx {pid}");
+    let start = Instant::now();
+    while count(log) <= n {
+        assert!(start.elapsed() < Duration::from_secs(10), "nginx did not reload: {}", std::fs::read_to_string(log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let tail = |p: &Path| std::fs::read_to_string(p).unwrap_or_default().rsplit("reconfiguring").next().unwrap_or_default().contains("start worker process");
+    while !tail(log) {
+        assert!(start.elapsed() < Duration::from_secs(10), "nginx started no new worker after the reload");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 /// One curl response.
 #[derive(Debug)]
 pub struct Resp {
@@ -257,8 +317,9 @@ fn upstream_conf(pki: &Path, up: &Path, p: Ports, ai_cert: &str) -> String {
         )
     };
     format!(
-        "worker_processes 1;\npid {pid};\nevents {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n    client_body_temp_path {tmp};\n{b}\n{a}\n}}\n",
+        "worker_processes 1;\npid {pid};\nerror_log {log} notice;\nevents {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n    client_body_temp_path {tmp};\n{b}\n{a}\n}}\n",
         pid = up.join("nginx.pid").display(),
+        log = up.join("error.log").display(),
         tmp = up.join("tmp").display(),
         b = server("backend", p.backend, "backend"),
         a = server("ai", p.ai, ai_cert),
