@@ -11,3 +11,17 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 # lib, bins and the integration binary (there are no doctests), so the runner closes on the
 # integration results.
 cargo test --locked --lib --bins --tests "$@"
+
+# The Python kit (python/secctl_fastapi) against real Redis and JWKS servers. pytest exits 5 when it
+# selects no test: that is a failure here, never a pass.
+"$SECCTL_TEST_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+"$SECCTL_TEST_VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e python/secctl_fastapi
+set +e
+(cd python/secctl_fastapi && "$SECCTL_TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest selected no test: failing (a run that proves nothing is not a pass)" >&2
+  exit 1
+fi
+exit "$rc"
