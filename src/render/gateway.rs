@@ -233,10 +233,9 @@ impl GatewayPlan {
             let slug = format!("r{i}_{}", slug(&path));
             let (ip_rate, ip_burst) = route.per_ip_limit();
             let rl_at = at(file, route.rate_limit.as_ref().and_then(|r| r.per_ip.as_ref().or(r.per_user.as_ref())).map(|l| l.rate.span).unwrap_or(route.path.span));
-            let mut limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i, &rl_at)?];
-            if let Some((rate, burst)) = route.per_user_limit() {
-                limits.push(self.zone(format!("{slug}_user"), "$rl_bearer", &rate, burst, i, &rl_at)?);
-            }
+            // Per-IP only: the per-user limit keys on the verified `sub` in the FastAPI kit. A key
+            // on the raw bearer string here gave every new token (or `==` variant) a fresh budget.
+            let limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i, &rl_at)?];
             let internal = route.listener() == Listener::Internal;
             let (allow_var, allowed) = if internal {
                 if self.internal_listen.is_none() {

@@ -140,6 +140,9 @@ async def test_forged_tokens_get_401(env: Env) -> None:
     ]
     env.keys.add("rogue", publish=False)
     forged.append(make_token(env.keys, kid="rogue"))
+    env.keys.add("enc1")
+    env.keys.enc.add("enc1")  # published, but as an encryption key
+    forged.append(make_token(env.keys, kid="enc1"))
     good = make_token(env.keys)
     h, p, s = good.split(".")
     forged.append(f"{h}.{p}.{s[:-4]}AAAA")

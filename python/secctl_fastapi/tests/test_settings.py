@@ -69,3 +69,29 @@ def test_missing_and_non_json_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps([1, 2]))
     with pytest.raises(SettingsError, match="invalid secctl kit settings"):
         load_settings(bad)
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("service", ["backend", "ai"])
+def test_the_committed_render_is_accepted(service: str) -> None:
+    """`generated/kit/*.json` (what `secctl render` writes for policies/reference.yaml, checked by
+    the golden test) is valid for this kit: the Rust and Python sides agree on the format."""
+    s = load_settings(REPO / "generated" / "kit" / f"{service}.json", service=service)
+    assert s.version == 1 and s.redis is not None and s.redis.key_prefix == f"ratelimit:{service}:"
+    assert all(r.azp for r in s.routes if r.auth)
+    if service == "ai":
+        assert [r.rate_limit.redis_down for r in s.routes] == ["closed"]
+    else:
+        assert s.route_for("/internal/job-results").callers == ("worker",)
+        assert s.cors is not None and "X-Tenant-ID" in s.cors.headers
+
+
+def test_the_shim_keeps_the_old_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "generated" / "backend"))
+    import secctl_security  # type: ignore[import-not-found]
+
+    from secctl_fastapi import current_principal
+
+    assert secctl_security.authorize is current_principal
