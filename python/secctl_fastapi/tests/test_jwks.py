@@ -69,3 +69,16 @@ async def test_jwks_down_without_keys_is_503_never_200(fast_env: Env) -> None:
     r = await fast_env.client.get("/api/items", headers=bearer(make_token(fast_env.keys)))
     assert r.status_code == 503
     assert [e["event"] for e in fast_env.audit()] == ["auth.failure"]
+
+
+async def test_a_cached_verdict_dies_with_its_key(fast_env: Env) -> None:
+    """The same token, accepted many times (verdict cache), is refused once its key is removed."""
+    k = fast_env.keys
+    k.add("k2")
+    tok = make_token(k, kid="k2")
+    for _ in range(5):
+        assert (await fast_env.client.get("/api/items", headers=bearer(tok))).status_code == 200
+    k.published.remove("k2")
+    await asyncio.sleep(MAX_AGE + 0.1)
+    r = await fast_env.client.get("/api/items", headers=bearer(tok))
+    assert r.status_code == 401 and "unknown-kid" in r.text

@@ -66,6 +66,12 @@ class JwksCache:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def current(self, issuer: str, kid: str) -> bool:
+        """Whether ``kid`` is in the issuer's current set, without fetching (for cached verdicts)."""
+        st = self._state[issuer]
+        fresh = st.fetched_at is not None and self._clock() - st.fetched_at < self._max_age
+        return fresh and kid in st.keys
+
     def fetch_count(self, issuer: str) -> int:
         """How many JWKS fetches were attempted for ``issuer`` (for tests and metrics)."""
         return self._state[issuer].fetches

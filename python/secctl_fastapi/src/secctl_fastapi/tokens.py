@@ -3,6 +3,9 @@ lifetimes with leeway, and `sub` required. `azp` is checked per route by :mod:`.
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -13,6 +16,11 @@ from .settings import JwtSettings
 __all__ = ["InvalidToken", "KeysUnavailable", "TokenValidator"]
 
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+#: Verified tokens remembered (by SHA-256 of the whole token) so a client's repeated requests skip
+#: parsing and the RSA check. An entry is used only while the token is unexpired and its key is still
+#: in the issuer's current, fresh key set, so a key removed from the realm stops validating its
+#: tokens after the next fetch exactly as without the cache.
+VERDICT_CACHE_SIZE = 10_000
 
 
 class InvalidToken(Exception):
@@ -30,9 +38,25 @@ class TokenValidator:
         self._issuers = {i.issuer for i in settings.issuers}
         self._algorithms = list(settings.algorithms)
         self._audiences = list(settings.audiences)
+        self._verdicts: OrderedDict[bytes, tuple[str, str, float, dict[str, Any]]] = OrderedDict()
 
     async def validate(self, token: str) -> dict[str, Any]:
         """The verified claims, or InvalidToken / KeysUnavailable (the caller answers 503)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        hit = self._verdicts.get(digest)
+        if hit is not None:
+            iss, kid, exp, claims = hit
+            if time.time() < exp + self._s.leeway_seconds and self._jwks.current(iss, kid):
+                self._verdicts.move_to_end(digest)
+                return dict(claims)  # the app may mutate its copy, never the cached verdict
+            del self._verdicts[digest]
+        claims = await self._validate(token)
+        self._verdicts[digest] = (claims["iss"], jwt.get_unverified_header(token)["kid"], float(claims["exp"]), claims)
+        if len(self._verdicts) > VERDICT_CACHE_SIZE:
+            self._verdicts.popitem(last=False)
+        return dict(claims)
+
+    async def _validate(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
