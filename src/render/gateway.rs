@@ -204,7 +204,7 @@ impl GatewayPlan {
             internal_listen: edge.internal_listen.as_ref().map(listen_str),
             certs,
             headers: headers(policy, edge, file)?,
-            cors: cors(edge, file)?,
+            cors: cors(edge, file, policy.routes.iter().any(|r| r.tenant_scoped.value))?,
             zones: Vec::new(),
             identities: Vec::new(),
             upstreams: Vec::new(),
@@ -380,8 +380,14 @@ fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, Stri
     out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k))))?))).collect()
 }
 
-fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
+fn cors(edge: &Edge, file: &str, tenant_scoped: bool) -> Result<Option<CorsPlan>> {
     let Some(c) = edge.cors.as_ref() else { return Ok(None) };
+    let mut headers = c.headers_or_default();
+    // The SPA sends the tenant header on tenant-scoped routes: without it every preflight fails.
+    // The FastAPI kit's CORS settings add it the same way (render/kit.rs).
+    if tenant_scoped && !headers.iter().any(|h| h.eq_ignore_ascii_case(super::kit::TENANT_HEADER)) {
+        headers.push(super::kit::TENANT_HEADER.to_string());
+    }
     let mut origins = Vec::new();
     for o in &c.origins {
         if o.value == "*" || o.value.starts_with('~') {
@@ -393,7 +399,7 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
         origins,
         credentials: c.credentials.value,
         methods: nginx_quote(&c.methods_or_default().join(", "), "CORS methods")?,
-        headers: nginx_quote(&c.headers_or_default().join(", "), "CORS headers")?,
+        headers: nginx_quote(&headers.join(", "), "CORS headers")?,
         expose: nginx_quote(&c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "), "CORS expose headers")?,
         max_age: c.max_age(),
     }))

@@ -58,7 +58,8 @@ fn cors_allowlist() {
     assert_eq!(ok.header("access-control-allow-origin").as_deref(), Some("https://app.acme.example"));
     assert_eq!(ok.header("access-control-allow-credentials").as_deref(), Some("true"));
     assert_eq!(ok.header("access-control-allow-methods").as_deref(), Some("get, post, put, patch, delete, options"));
-    assert_eq!(ok.header("access-control-allow-headers").as_deref(), Some("authorization, content-type, x-request-id"));
+    // X-Tenant-ID is added because routes are tenant-scoped (issue 9: the SPA must be able to send it).
+    assert_eq!(ok.header("access-control-allow-headers").as_deref(), Some("authorization, content-type, x-request-id, x-tenant-id"));
     assert_eq!(ok.header("access-control-max-age").as_deref(), Some("600"));
     assert_eq!(ok.header("vary").as_deref(), Some("origin"));
     assert!(ok.header("strict-transport-security").is_some(), "preflight lost the security headers: {ok:?}");
