@@ -38,10 +38,14 @@ wait_until() {
 
 pid_alive() { [ -f "$STACK/pids/$1.pid" ] && kill -0 "$(cat "$STACK/pids/$1.pid")" 2>/dev/null; }
 
-# spawn NAME CMD...: background process with its own log and pid file.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# spawn NAME PORT CMD...: background process with its own log and pid file. A port held by a
+# process this stack did not start is an error (another stack, or a test), never a silent reuse.
 spawn() {
-  local name="$1"; shift
+  local name="$1" port="$2"; shift 2
   if pid_alive "$name"; then log "$name already running"; return 0; fi
+  if [ "$port" != - ] && port_busy "$port"; then die "port $port (for $name) is already in use by a process this stack did not start"; fi
   "$@" >"$STACK/logs/$name.log" 2>&1 &
   echo $! >"$STACK/pids/$name.pid"
 }
@@ -111,10 +115,11 @@ up() {
   log "rendering"
   "$SECCTL" render -p "$P" --out "$STACK/out" >/dev/null
   mkdir -p "$STACK/state/redis"
-  spawn redis redis-server "$STACK/out/redis/redis.conf"
+  spawn redis "$REDIS_PORT" redis-server "$STACK/out/redis/redis.conf"
   wait_until 20 redis redis_ping
   log "redis ready on $REDIS_PORT (TLS, ACL)"
   if ! curl -fsS "http://127.0.0.1:$KC_MGMT/health/ready" >/dev/null 2>&1; then
+    port_busy "$KC_PORT" && die "port $KC_PORT (keycloak) is in use by something that is not a ready Keycloak"
     log "starting keycloak (first start takes a minute)"
     bash scripts/keycloak.sh start "$KC_PORT" "$KC_MGMT" >"$STACK/logs/keycloak-start.log" 2>&1 || die "keycloak did not start (see $STACK/logs/keycloak-start.log)"
   fi
@@ -122,15 +127,15 @@ up() {
   log "keycloak realm applied"
   local serve=("$VENV/bin/python" -m secctl_fastapi.serve --ca "$STACK/pki/ca/chain.crt" --crl "$STACK/pki/ca/crl.pem" --trust-domain acme.internal)
   export SECCTL_STACK_DIR="$STACK"
-  spawn backend "${serve[@]}" examples.stack.backend:app --port 28001 \
+  spawn backend 28001 "${serve[@]}" examples.stack.backend:app --port 28001 \
     --cert "$STACK/pki/services/backend/server-fullchain.crt" --key "$STACK/pki/services/backend/server.key"
-  spawn ai "${serve[@]}" examples.stack.ai:app --port 28002 \
+  spawn ai 28002 "${serve[@]}" examples.stack.ai:app --port 28002 \
     --cert "$STACK/pki/services/ai/server-fullchain.crt" --key "$STACK/pki/services/ai/server.key"
   wait_until 30 backend mtls_get gateway https://localhost:28001/healthz
-  spawn gateway nginx -p "$STACK/state" -e "$STACK/state/nginx-error.log" -c "$STACK/out/nginx/nginx.conf" -g "daemon off;"
+  spawn gateway "$GW" nginx -p "$STACK/state" -e "$STACK/state/nginx-error.log" -c "$STACK/out/nginx/nginx.conf" -g "daemon off;"
   wait_until 20 gateway curl -fsS -o /dev/null --cacert "$STACK/pki/ca/chain.crt" "https://localhost:$GW/healthz"
   export SECCTL_STACK_REDIS_PORT=$REDIS_PORT
-  spawn worker "$VENV/bin/python" -m examples.stack.worker
+  spawn worker - "$VENV/bin/python" -m examples.stack.worker
   wait_until 20 worker grep -q ready "$STACK/logs/worker.log"
   log "up: https://localhost:$GW (internal https://localhost:$INTERNAL); keycloak http://127.0.0.1:$KC_PORT"
 }

@@ -166,3 +166,93 @@ def test_internal_listener_refuses_other_identities(tokens: Tokens) -> None:
         bob = tokens.user("bob")
         assert c.post("/internal/job-results", json=body, headers=auth(bob)).status_code == 403
     assert GW
+
+
+def test_redis_down_ai_fails_closed_api_stays_up(gw: httpx.Client, tokens: Tokens) -> None:
+    """Redis stopped: the AI route answers 503 (fail closed), the API keeps serving reads that do
+    not need Redis for data (fail open, the gateway's per-IP floor still holds). Restarted, the
+    limiter reloads its script (NOSCRIPT -> SCRIPT LOAD, granted by the ACL) and counts again."""
+    bob = tokens.user("bob")
+    pidf = STACK / "pids" / "redis.pid"
+    pid = int(pidf.read_text())
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "redis did not stop"
+        time.sleep(0.1)
+    try:
+        r = gw.get("/ai/v1/models", headers=auth(bob, "tenant-b"))
+        assert r.status_code == 503 and r.headers.get("retry-after") == "1", (r.status_code, r.text)
+        r = gw.get("/healthz")
+        assert r.status_code == 200, "non-AI routes fail open by policy"
+    finally:
+        up = subprocess.run(["bash", str(REPO / "scripts/stack.sh"), "up"], capture_output=True, text=True, env={**os.environ, "SECCTL_STACK_DIR": str(STACK)})
+        assert up.returncode == 0, up.stderr
+    deadline = time.monotonic() + 20
+    while True:  # the pool reconnects on its own
+        r = gw.get("/ai/v1/models", headers=auth(bob, "tenant-b"))
+        if r.status_code == 200:
+            break
+        assert time.monotonic() < deadline, f"AI route did not recover: {r.status_code} {r.text}"
+        time.sleep(0.3)
+    assert "ratelimit-policy" in r.headers, "the limiter counts again after the restart"
+
+
+def _admin(env: dict[str, str]) -> httpx.Client:
+    r = httpx.post("http://127.0.0.1:28180/realms/master/protocol/openid-connect/token",
+                   data={"grant_type": "password", "client_id": "admin-cli", "username": env["KC_BOOTSTRAP_ADMIN_USERNAME"], "password": env["KC_BOOTSTRAP_ADMIN_PASSWORD"]})
+    r.raise_for_status()
+    return httpx.Client(base_url="http://127.0.0.1:28180/admin/realms/acme", headers={"Authorization": f"Bearer {r.json()['access_token']}"}, timeout=15)
+
+
+def _kid(tok: str) -> str:
+    import jwt
+
+    return jwt.get_unverified_header(tok)["kid"]
+
+
+def test_keycloak_key_rotation_is_picked_up_and_a_removed_key_refused(gw: httpx.Client, tokens: Tokens, stack_env: dict[str, str]) -> None:
+    """Rotation in the real realm: a token signed by the new key is accepted once the kit refetches
+    (at most one fetch per 30 s interval); after the old key is deleted, a token it signed is refused
+    from the next refetch on."""
+    import jwt
+
+    old_tok = tokens.user("bob")
+    old_kid = _kid(old_tok)
+    assert gw.get("/api/tenants/tenant-b/items", headers=auth(old_tok)).status_code == 200
+    with _admin(stack_env) as kc:
+        realm_id = kc.get("").json()["id"]
+        keys = kc.get("/keys").json()["keys"]
+        old_provider = next(k["providerId"] for k in keys if k["kid"] == old_kid)
+        r = kc.post("/components", json={"name": "e2e-rotated", "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+                                          "parentId": realm_id, "config": {"priority": ["1000"], "keySize": ["2048"], "active": ["true"], "enabled": ["true"], "algorithm": ["RS256"]}})
+        assert r.status_code == 201, r.text
+        new_tok = tokens.user("bob")
+        assert _kid(new_tok) != old_kid, "Keycloak did not sign with the new key"
+        deadline = time.monotonic() + 45
+        while True:  # picked up at the next allowed refetch (<= 30 s), never by a fetch per request
+            r = gw.get("/api/tenants/tenant-b/items", headers=auth(new_tok))
+            if r.status_code == 200:
+                break
+            assert r.status_code == 401 and "unknown-kid" in r.text, (r.status_code, r.text)
+            assert time.monotonic() < deadline, "the new key was never picked up"
+            time.sleep(2)
+        assert gw.get("/api/tenants/tenant-b/items", headers=auth(old_tok)).status_code == 200, "the old key is still published"
+        assert kc.delete(f"/components/{old_provider}").status_code == 204
+        # the old token's claims (an allowed issuer) under an unknown kid: the kit must look the kid up
+        forged = ".".join([jwt.utils.base64url_encode(b'{"alg":"RS256","kid":"e2e-unknown","typ":"JWT"}').decode(), *old_tok.split(".")[1:]])
+        deadline = time.monotonic() + 50
+        while True:  # an unknown kid triggers the next refetch; then the removed key is gone
+            gw.get("/api/tenants/tenant-b/items", headers=auth(forged))
+            r = gw.get("/api/tenants/tenant-b/items", headers=auth(old_tok))
+            if r.status_code == 401:
+                break
+            assert r.status_code == 200, (r.status_code, r.text)
+            assert time.monotonic() < deadline, "a token of the removed key was still accepted after the refetch interval"
+            time.sleep(2)
+        assert "unknown-kid" in r.text
+        assert gw.get("/api/tenants/tenant-b/items", headers=auth(new_tok)).status_code == 200
