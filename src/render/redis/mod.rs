@@ -181,11 +181,11 @@ mod tests {
             .contents;
         assert!(acl.contains("\nuser default off resetpass resetkeys resetchannels -@all\n"));
         assert!(acl.contains(
-            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n"
+            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* %W~audit:backend resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n"
         ));
-        // FastAPI services get their limiter's keys and EVALSHA; the worker does not.
+        // FastAPI services get their limiter's keys, EVALSHA and their audit stream (write-only); the worker does not.
         assert!(
-            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* ~ratelimit:ai:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n")
+            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* ~ratelimit:ai:* %W~errors:* %W~audit:ai resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n")
         );
         assert!(acl.contains("user worker on resetkeys ~jobs:* ~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"));
         // Exactly the three clients with a flow to redis.
