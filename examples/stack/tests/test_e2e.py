@@ -56,87 +56,6 @@ def test_cors_preflight_from_the_spa_with_the_tenant_header(gw: httpx.Client) ->
     assert "access-control-allow-origin" not in bad.headers
 
 
-def _kit_429(r: httpx.Response) -> bool:
-    # the kit's 429 carries RateLimit-Policy; nginx's limit_req 429 does not
-    return r.status_code == 429 and "ratelimit-policy" in r.headers and "retry-after" in r.headers
-
-
-def test_two_tokens_of_one_user_share_one_budget(gw: httpx.Client, tokens: Tokens) -> None:
-    # /api/ per user: 10r/s burst 20 (21 at once). Two tokens from two logins, alternating.
-    toks = [tokens.user("alice"), tokens.user("alice")]
-    assert toks[0] != toks[1]
-    t0 = time.monotonic()
-    rs = [gw.get("/api/tenants/tenant-a/items", headers=auth(toks[i % 2])) for i in range(40)]
-    elapsed = time.monotonic() - t0
-    ok = sum(r.status_code == 200 for r in rs)
-    assert any(_kit_429(r) for r in rs), [r.status_code for r in rs]
-    assert ok <= 21 + int(10 * elapsed) + 1, f"{ok} passed in {elapsed:.2f}s: tokens got separate budgets"
-    limited = next(r for r in rs if _kit_429(r))
-    assert int(limited.headers["retry-after"]) >= 1 and limited.headers["ratelimit-remaining"] == "0"
-    time.sleep(2.2)  # the budget refills at 10/s: later tests start full
-
-
-def test_two_backend_processes_share_one_budget(tokens: Tokens) -> None:
-    """A second backend process on another port: requests alternate between the two (as the gateway
-    would across replicas) and the per-user budget is still one."""
-    port = 28011
-    env = {**os.environ, "SECCTL_STACK_DIR": str(STACK)}
-    pki = STACK / "pki"
-    proc = subprocess.Popen([sys.executable, "-m", "secctl_fastapi.serve", "examples.stack.backend:app", "--port", str(port),
-                             "--cert", str(pki / "services/backend/server-fullchain.crt"), "--key", str(pki / "services/backend/server.key"),
-                             "--ca", ca(), "--crl", str(pki / "ca/crl.pem"), "--trust-domain", "acme.internal"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        clients = [httpx.Client(base_url=f"https://localhost:{p}", verify=tls_as("gateway"), timeout=10) for p in (28001, port)]
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if clients[1].get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "second backend did not start"
-            time.sleep(0.2)
-        tok = tokens.user("alice")
-        t0 = time.monotonic()
-        rs = [clients[i % 2].get("/api/tenants/tenant-a/items", headers=auth(tok)) for i in range(40)]
-        elapsed = time.monotonic() - t0
-        ok = sum(r.status_code == 200 for r in rs)
-        assert any(_kit_429(r) for r in rs[1::2]) and any(r.status_code == 200 for r in rs[1::2])
-        assert ok <= 21 + int(10 * elapsed) + 1, f"{ok} passed across two processes in {elapsed:.2f}s"
-        for c in clients:
-            c.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    time.sleep(2.2)
-
-
-def test_ipv6_slash64_is_one_budget_when_the_gateway_vouches(tokens: Tokens) -> None:
-    """The backend believes X-Forwarded-For only from the gateway's certificate; addresses of one
-    IPv6 /64 then share one per-IP budget (/healthz: 20r/s burst 40)."""
-    with httpx.Client(base_url="https://localhost:28001", verify=tls_as("gateway"), timeout=10) as c:
-        t0 = time.monotonic()
-        rs = [c.get("/healthz", headers={"X-Forwarded-For": f"2001:db8:77:1::{i:x}"}) for i in range(1, 80)]
-        elapsed = time.monotonic() - t0
-        ok = sum(r.status_code == 200 for r in rs)
-        assert any(_kit_429(r) for r in rs), "79 addresses of one /64 were never limited"
-        assert ok <= 41 + int(20 * elapsed) + 1
-        assert c.get("/healthz", headers={"X-Forwarded-For": "2001:db8:77:2::1"}).status_code == 200, "another /64 has its own budget"
-
-
-def test_mtls_at_the_backend_itself() -> None:
-    url = "https://localhost:28001/healthz"
-    with pytest.raises((httpx.TransportError,)):
-        httpx.get(url, verify=tls_as(None), timeout=5)  # no certificate
-    r = httpx.get(url, verify=tls_as("ai"), timeout=5)  # AI service: no flow ai -> backend
-    assert r.status_code == 403 and "caller certificate" in r.text
-    r = httpx.get(url, verify=tls_as("worker"), timeout=5)  # worker reaches the backend via the gateway only
-    assert r.status_code == 403
-    assert httpx.get(url, verify=tls_as("gateway"), timeout=5).status_code == 200  # up, and it was the identity
-
-
 def test_ai_job_round_trip_through_the_worker(gw: httpx.Client, tokens: Tokens) -> None:
     """bob submits a prompt to the AI service; the worker takes it from Redis and posts the result
     through the gateway's internal mTLS listener with its certificate and service-account token."""
@@ -155,6 +74,103 @@ def test_ai_job_round_trip_through_the_worker(gw: httpx.Client, tokens: Tokens) 
     assert s.json()["result"] == "echo: hello"
 
 
+USER_AI_POLICY = "10;w=60;burst=3"  # routes[/ai/].rate_limit.per_user in local-stack.yaml
+
+
+def _user_429(r: httpx.Response) -> bool:
+    """The kit's per-user 429 (nginx's limit_req 429 has no RateLimit-Policy; the kit's per-IP one
+    names the per-IP policy)."""
+    return r.status_code == 429 and r.headers.get("ratelimit-policy") == USER_AI_POLICY and int(r.headers["retry-after"]) >= 1
+
+
+def _exhaust(get: Any) -> None:
+    """Sends until the per-user budget answers 429 (10/min, burst 3: at most 4 pass), at 2 r/s so
+    no per-IP limit answers first."""
+    for _ in range(12):
+        r = get()
+        if _user_429(r):
+            assert r.headers["ratelimit-remaining"] == "0"
+            return
+        assert r.status_code == 200, (r.status_code, r.headers.get("ratelimit-policy"), r.text)
+        time.sleep(0.5)
+    raise AssertionError("the per-user budget was never exhausted")
+
+
+def test_two_tokens_of_one_user_share_one_budget(gw: httpx.Client, tokens: Tokens) -> None:
+    """bob exhausts his AI budget with one token; a fresh token from a new login is refused at once
+    (the budget refills one request per 6 s, so only sharing explains an immediate 429)."""
+    first, second = tokens.user("bob"), tokens.user("bob")
+    assert first != second
+    _exhaust(lambda: gw.get("/ai/v1/models", headers=auth(first, "tenant-b")))
+    r = gw.get("/ai/v1/models", headers=auth(second, "tenant-b"))
+    assert _user_429(r), (r.status_code, dict(r.headers))
+
+
+def test_two_processes_share_one_budget(tokens: Tokens) -> None:
+    """A second AI service process: bob exhausts his budget on one process and is refused at once
+    by the other, through Redis."""
+    port = 28012
+    env = {**os.environ, "SECCTL_STACK_DIR": str(STACK)}
+    pki = STACK / "pki"
+    proc = subprocess.Popen([sys.executable, "-m", "secctl_fastapi.serve", "examples.stack.ai:app", "--port", str(port),
+                             "--cert", str(pki / "services/ai/server-fullchain.crt"), "--key", str(pki / "services/ai/server.key"),
+                             "--ca", ca(), "--crl", str(pki / "ca/crl.pem"), "--trust-domain", "acme.internal"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients = [httpx.Client(base_url=f"https://localhost:{p}", verify=tls_as("gateway"), timeout=10) for p in (28002, port)]
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # readiness: an mTLS request answered by the kit (401: no token), never a sleep
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                if clients[1].get("/ai/v1/models").status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "second AI process did not start"
+            time.sleep(0.2)
+        tok = tokens.user("bob")
+        time.sleep(6.5)  # at least one request of budget back after the previous test
+        _exhaust(lambda: clients[0].get("/ai/v1/models", headers=auth(tok, "tenant-b")))
+        r = clients[1].get("/ai/v1/models", headers=auth(tok, "tenant-b"))
+        assert _user_429(r), (r.status_code, dict(r.headers))
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_ipv6_slash64_is_one_budget_when_the_gateway_vouches() -> None:
+    """The backend believes X-Forwarded-For only from the gateway's certificate; 150 addresses of
+    one IPv6 /64, at once, then share one per-IP budget (/healthz: 20r/s burst 40)."""
+    import asyncio
+
+    async def burst() -> tuple[list[httpx.Response], float]:
+        async with httpx.AsyncClient(base_url="https://localhost:28001", verify=tls_as("gateway"), timeout=30,
+                                     limits=httpx.Limits(max_connections=50)) as c:
+            t0 = time.monotonic()
+            rs = await asyncio.gather(*(c.get("/healthz", headers={"X-Forwarded-For": f"2001:db8:77:1::{i:x}"}) for i in range(1, 151)))
+            return list(rs), time.monotonic() - t0
+
+    rs, elapsed = asyncio.run(burst())
+    ok = sum(r.status_code == 200 for r in rs)
+    assert ok <= 41 + int(20 * elapsed) + 1, f"{ok} of 150 passed in {elapsed:.2f}s: the /64 was not one budget"
+    assert any(r.status_code == 429 and "ratelimit-policy" in r.headers for r in rs)
+    with httpx.Client(base_url="https://localhost:28001", verify=tls_as("gateway"), timeout=10) as c:
+        assert c.get("/healthz", headers={"X-Forwarded-For": "2001:db8:77:2::1"}).status_code == 200, "another /64 has its own budget"
+
+
+def test_mtls_at_the_backend_itself() -> None:
+    url = "https://localhost:28001/healthz"
+    with pytest.raises((httpx.TransportError,)):
+        httpx.get(url, verify=tls_as(None), timeout=5)  # no certificate
+    r = httpx.get(url, verify=tls_as("ai"), timeout=5)  # AI service: no flow ai -> backend
+    assert r.status_code == 403 and "caller certificate" in r.text
+    r = httpx.get(url, verify=tls_as("worker"), timeout=5)  # worker reaches the backend via the gateway only
+    assert r.status_code == 403
+    assert httpx.get(url, verify=tls_as("gateway"), timeout=5).status_code == 200  # up, and it was the identity
+
+
 def test_internal_listener_refuses_other_identities(tokens: Tokens) -> None:
     worker = tokens.service("worker", "SECCTL_WORKER_CLIENT_SECRET")
     body = {"job_id": "0" * 32, "result": "x"}
@@ -166,6 +182,50 @@ def test_internal_listener_refuses_other_identities(tokens: Tokens) -> None:
         bob = tokens.user("bob")
         assert c.post("/internal/job-results", json=body, headers=auth(bob)).status_code == 403
     assert GW
+
+
+
+def _aof() -> bytes:
+    """Every byte Redis has persisted (the append-only files): what the audit stream stores on disk."""
+    d = STACK / "state" / "redis" / "appendonlydir"
+    return b"".join(p.read_bytes() for p in sorted(d.iterdir()))
+
+
+def test_every_deny_is_one_audit_event_and_no_secret_is_stored(gw: httpx.Client, tokens: Tokens) -> None:
+    import re
+
+    alice, bob = tokens.user("alice"), tokens.user("bob")
+    cookie = "session=E2E-SECRET-COOKIE-" + os.urandom(8).hex()
+    denies = [  # (request, expected status, expected event)
+        (lambda: gw.get("/api/tenants/tenant-a/items", headers=auth(alice[:-6] + "AAAAAA", Cookie=cookie)), 401, "auth.failure"),
+        (lambda: gw.get("/api/tenants/tenant-b/items", headers=auth(alice, Cookie=cookie)), 403, "tenant.denied"),
+        (lambda: gw.get("/api/admin/tenants/tenant-a/users", headers=auth(alice)), 403, "authz.denied"),
+        (lambda: gw.get("/ai/v1/models", headers=auth(bob, "tenant-a")), 403, "tenant.denied"),
+        (lambda: httpx.get("https://localhost:28001/healthz", verify=tls_as("ai"), timeout=5), 403, "mtls.refused"),
+    ]
+    ids = []
+    for call, status, event in denies:
+        r = call()
+        assert r.status_code == status, (event, r.status_code, r.text)
+        ids.append((r.headers["x-request-id"], event))
+    deadline = time.monotonic() + 10  # appendfsync everysec
+    while True:
+        raw = _aof()
+        found = {rid: re.findall(rb'\{[^{}]*"request_id":\s*"' + re.escape(rid.encode()) + rb'"[^{}]*\}', raw) for rid, _ in ids}
+        if all(found.values()):
+            break
+        assert time.monotonic() < deadline, f"audit events not persisted: {[k for k, v in found.items() if not v]}"
+        time.sleep(0.5)
+    import json as _json
+
+    for rid, event in ids:
+        docs = [_json.loads(m) for m in found[rid]]  # RESP bulk strings: the JSON as the kit wrote it
+        assert len(docs) == 1, f"{rid}: {len(docs)} events, want exactly one"
+        assert docs[0]["event"] == event and docs[0]["outcome"] == "deny", docs[0]
+    for secret in (alice, bob):
+        for part in secret.split("."):
+            assert part.encode() not in raw, "a token part reached Redis' files"
+    assert cookie.encode() not in raw and b"E2E-SECRET-COOKIE" not in raw
 
 
 def test_redis_down_ai_fails_closed_api_stays_up(gw: httpx.Client, tokens: Tokens) -> None:
@@ -192,8 +252,8 @@ def test_redis_down_ai_fails_closed_api_stays_up(gw: httpx.Client, tokens: Token
     finally:
         up = subprocess.run(["bash", str(REPO / "scripts/stack.sh"), "up"], capture_output=True, text=True, env={**os.environ, "SECCTL_STACK_DIR": str(STACK)})
         assert up.returncode == 0, up.stderr
-    deadline = time.monotonic() + 20
-    while True:  # the pool reconnects on its own
+    deadline = time.monotonic() + 30
+    while True:  # the pool reconnects on its own (and bob's budget refills: one request per 6 s)
         r = gw.get("/ai/v1/models", headers=auth(bob, "tenant-b"))
         if r.status_code == 200:
             break
@@ -229,7 +289,7 @@ def test_keycloak_key_rotation_is_picked_up_and_a_removed_key_refused(gw: httpx.
         keys = kc.get("/keys").json()["keys"]
         old_provider = next(k["providerId"] for k in keys if k["kid"] == old_kid)
         r = kc.post("/components", json={"name": "e2e-rotated", "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
-                                          "parentId": realm_id, "config": {"priority": ["1000"], "keySize": ["2048"], "active": ["true"], "enabled": ["true"], "algorithm": ["RS256"]}})
+                                          "parentId": realm_id, "config": {"priority": [str(1000 + int(time.time()) % 1_000_000)], "keySize": ["2048"], "active": ["true"], "enabled": ["true"], "algorithm": ["RS256"]}})
         assert r.status_code == 201, r.text
         new_tok = tokens.user("bob")
         assert _kid(new_tok) != old_kid, "Keycloak did not sign with the new key"
