@@ -35,7 +35,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-async def drive(app: Any, headers: list[tuple[bytes, bytes]], n: int) -> list[float]:
+async def drive(app: Any, headers: list[list[tuple[bytes, bytes]]], n: int) -> list[float]:
     out: list[float] = []
 
     async def receive() -> dict[str, Any]:
@@ -47,10 +47,10 @@ async def drive(app: Any, headers: list[tuple[bytes, bytes]], n: int) -> list[fl
         if msg["type"] == "http.response.start":
             status.append(msg["status"])
 
-    for _ in range(n):
+    for i in range(n):
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "https",
                  "path": "/api/items", "raw_path": b"/api/items", "query_string": b"", "root_path": "",
-                 "headers": headers, "client": ("203.0.113.7", 50000), "server": ("127.0.0.1", 443), "state": {}}
+                 "headers": headers[i % len(headers)], "client": ("203.0.113.7", 50000), "server": ("127.0.0.1", 443), "state": {}}
         t = time.perf_counter_ns()
         await app(scope, receive, send)
         out.append((time.perf_counter_ns() - t) / 1e6)
@@ -63,6 +63,7 @@ async def drive(app: Any, headers: list[tuple[bytes, bytes]], n: int) -> list[fl
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=5000)
+    ap.add_argument("--fresh-tokens", action="store_true", help="a distinct token per request (no verdict cache hit: full RS256 check each time)")
     a = ap.parse_args()
 
     import threading
@@ -112,13 +113,14 @@ async def main() -> None:
         bare.get("/api/items")(items)
         kit.install(app)
         app.middleware_stack = app.build_middleware_stack()
-        tok = make_token(keys, exp=int(time.time()) + 3600)
-        h = [(b"authorization", f"Bearer {tok}".encode()), (b"x-tenant-id", b"tenant-a")]
-        await drive(app, h, 200)  # warm-up: JWKS fetched, script loaded, pools open
-        await drive(bare, h, 200)
+        n_tok = a.requests if a.fresh_tokens else 1
+        h = [[(b"authorization", f"Bearer {make_token(keys, exp=int(time.time()) + 3600)}".encode()), (b"x-tenant-id", b"tenant-a")] for _ in range(n_tok)]
+        warm = [[(b"authorization", f"Bearer {make_token(keys, exp=int(time.time()) + 3600)}".encode()), (b"x-tenant-id", b"tenant-a")]]
+        await drive(app, warm, 200)  # warm-up: JWKS fetched, script loaded, pools open
+        await drive(bare, warm, 200)
         with_kit = await drive(app, h, a.requests)
         without = await drive(bare, h, a.requests)
-        print(f"requests: {a.requests} each; Redis 7 on 127.0.0.1 (ACL user, EVALSHA); Python {sys.version.split()[0]}")
+        print(f"requests: {a.requests} each; {'a fresh token per request' if a.fresh_tokens else 'one token (verdict cache)'}; Redis 7 on 127.0.0.1 (ACL user, EVALSHA); Python {sys.version.split()[0]}")
         print(f"{'':18}{'p50':>9}{'p90':>9}{'p99':>9}   (ms)")
         for name, xs in (("app + kit", with_kit), ("bare app", without)):
             print(f"{name:18}{pct(xs, 50):9.3f}{pct(xs, 90):9.3f}{pct(xs, 99):9.3f}")
