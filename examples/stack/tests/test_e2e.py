@@ -171,6 +171,45 @@ def test_mtls_at_the_backend_itself() -> None:
     assert httpx.get(url, verify=tls_as("gateway"), timeout=5).status_code == 200  # up, and it was the identity
 
 
+
+def test_revoked_worker_certificate_is_refused_by_the_backend_itself(tmp_path: Any) -> None:
+    """The worker's client certificate is revoked (in a copy of the stack's CA, so the running stack
+    keeps working) and a backend process started with that CRL refuses it in the TLS handshake,
+    while the same certificate reaches the running backend (old CRL) and gets the kit's 403."""
+    import shutil
+
+    pki = tmp_path / "pki"
+    shutil.copytree(STACK / "pki", pki)
+    rv = subprocess.run([str(REPO / "target/debug/secctl"), "certs", "revoke", "worker", "--reason", "key-compromise",
+                         "--policy", str(STACK / "policy.yaml"), "--pki-dir", str(pki)], capture_output=True, text=True)
+    assert rv.returncode == 0, rv.stderr
+    port = 28013
+    env = {**os.environ, "SECCTL_STACK_DIR": str(STACK)}
+    proc = subprocess.Popen([sys.executable, "-m", "secctl_fastapi.serve", "examples.stack.backend:app", "--port", str(port),
+                             "--cert", str(STACK / "pki/services/backend/server-fullchain.crt"), "--key", str(STACK / "pki/services/backend/server.key"),
+                             "--ca", ca(), "--crl", str(pki / "ca/crl.pem"), "--trust-domain", "acme.internal"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"https://localhost:{port}/healthz"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                if httpx.get(url, verify=tls_as("gateway"), timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "backend with the new CRL did not start"
+            time.sleep(0.2)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, verify=tls_as("worker"), timeout=5)
+        assert httpx.get("https://localhost:28001/healthz", verify=tls_as("worker"), timeout=5).status_code == 403, "without the revocation the certificate is only refused by identity"
+        assert httpx.get(url, verify=tls_as("gateway"), timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_internal_listener_refuses_other_identities(tokens: Tokens) -> None:
     worker = tokens.service("worker", "SECCTL_WORKER_CLIENT_SECRET")
     body = {"job_id": "0" * 32, "result": "x"}
