@@ -240,6 +240,9 @@ impl Hsts {
     }
 }
 
+/// The header that carries the tenant on tenant-scoped routes (the kit checks it against the claim).
+pub const TENANT_HEADER: &str = "X-Tenant-ID";
+
 impl Cors {
     /// Allowed methods, defaulted.
     pub fn methods_or_default(&self) -> Vec<String> {
@@ -248,6 +251,16 @@ impl Cors {
     /// Allowed request headers, defaulted.
     pub fn headers_or_default(&self) -> Vec<String> {
         or_default(&self.headers, DEFAULT_CORS_HEADERS)
+    }
+    /// The request headers a preflight may name, as the gateway, the FastAPI kit and `verify`
+    /// all see them: the policy's list (defaulted), plus [`TENANT_HEADER`] when a route is
+    /// tenant-scoped, because the SPA sends it there and a preflight without it fails.
+    pub fn effective_headers(&self, policy: &super::model::Policy) -> Vec<String> {
+        let mut headers = self.headers_or_default();
+        if policy.routes.iter().any(|r| r.tenant_scoped.value) && !headers.iter().any(|h| h.eq_ignore_ascii_case(TENANT_HEADER)) {
+            headers.push(TENANT_HEADER.to_string());
+        }
+        headers
     }
     /// Preflight max-age, defaulted.
     pub fn max_age(&self) -> u32 {

@@ -1,11 +1,9 @@
-//! Backend: `backend/secctl_security.py`, a FastAPI dependency that validates
-//! Keycloak access tokens with PyJWT and enforces the policy's routes (roles,
-//! allowed calling clients, tenant claim).
+//! Backend: the route rules the FastAPI kit enforces (roles, allowed calling clients, tenant
+//! scope), and `backend/secctl_security.py`, the shim that keeps the old import path working.
 //!
-//! Everything the module decides comes from the policy: the issuer allow-list
-//! and JWKS URL from `identity`, the audience from the `backend` client, the
-//! `azp` allow-list per upstream from SPA clients plus the clients of services
-//! that have a flow to that upstream, and the route rules from `routes`.
+//! The `azp` allow-list per upstream is the SPA clients (public routes only) plus the clients of
+//! services that have a flow to that upstream. [`super::kit`] serializes these rules into
+//! `kit/<service>.json`.
 
 use std::collections::BTreeSet;
 
@@ -14,12 +12,9 @@ use serde::Serialize;
 
 use crate::policy::model::{AuthMode, ClientKind, Listener, Policy};
 
-use super::{Context, RenderedFile, engine};
+use super::{Context, RenderedFile};
 
-const TEMPLATES: &[(&str, &str)] = &[(
-    "module",
-    include_str!("../../templates/backend/secctl_security.py.tera"),
-)];
+const SHIM: &str = include_str!("../../templates/backend/secctl_security.py");
 
 /// A route rule as the Python module sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -96,91 +91,16 @@ pub fn rules(policy: &Policy) -> Vec<RouteRule> {
     out
 }
 
-/// A Python literal for a string (JSON string syntax is valid Python).
-fn py_str(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
-}
-
-fn py_set<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
-    let v: Vec<String> = items.into_iter().map(|s| py_str(s)).collect();
-    if v.is_empty() {
-        "frozenset()".into()
-    } else {
-        format!("frozenset({{{}}})", v.join(", "))
-    }
-}
-
-fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
-}
-
-#[derive(Serialize)]
-struct RuleView {
-    path: String,
-    exact: &'static str,
-    upstream: String,
-    auth: &'static str,
-    roles: String,
-    tenant_scoped: &'static str,
-    azp: String,
-}
-
-/// Renders the backend module (nothing when the policy has no `identity`).
+/// Renders `backend/secctl_security.py`: a compatibility shim with no policy data (the logic and
+/// the settings moved to `secctl_fastapi` and `kit/<service>.json`; see docs/fastapi.md).
+/// Nothing when the policy has no `identity`.
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
-    let policy = &ctx.loaded.policy;
-    let Some(identity) = &policy.identity else {
+    if ctx.loaded.policy.identity.is_none() {
         return Ok(Vec::new());
-    };
-    let audiences: BTreeSet<String> = identity
-        .clients
-        .iter()
-        .filter(|c| c.kind.value == ClientKind::Backend)
-        .map(|c| c.client_id.value.clone())
-        .collect();
-    // Never empty: `check` refuses an identity without a backend client (backend-client-missing).
-    let realm = &identity.realm.value;
-    let base = identity.url.value.trim_end_matches('/');
-    let public = identity
-        .public_url
-        .as_ref()
-        .map(|u| u.value.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| base.to_string());
-    let issuer = format!("{public}/realms/{realm}");
-    let jwks = format!("{base}/realms/{realm}/protocol/openid-connect/certs");
-    let tenancy = identity.tenancy.as_ref();
-    let claim = tenancy
-        .and_then(|t| t.claim.as_ref())
-        .map(|c| c.value.clone())
-        .unwrap_or_else(|| "tenant".into());
-    let tenants: Vec<String> = identity
-        .tenants
-        .iter()
-        .map(|t| t.id.value.clone())
-        .collect();
-    let rules: Vec<RuleView> = rules(policy)
-        .into_iter()
-        .map(|r| RuleView {
-            path: py_str(&r.path),
-            exact: py_bool(r.exact),
-            upstream: py_str(&r.upstream),
-            auth: py_bool(r.auth),
-            roles: py_set(&r.roles),
-            tenant_scoped: py_bool(r.tenant_scoped),
-            azp: py_set(&r.azp),
-        })
-        .collect();
-    let mut c = tera::Context::new();
-    c.insert("header", &ctx.header("#"));
-    c.insert("issuer", &py_str(&issuer));
-    c.insert("jwks_url", &py_str(&jwks));
-    c.insert("audiences", &py_set(&audiences));
-    c.insert("tenant_claim", &py_str(&claim));
-    c.insert("tenants", &py_set(&tenants));
-    c.insert("rules", &rules);
-    let contents = engine(TEMPLATES)?.render("module", &c)?;
+    }
     Ok(vec![RenderedFile {
         path: "backend/secctl_security.py".into(),
-        contents,
+        contents: format!("{}{}", ctx.header("#"), SHIM),
         mode: 0o644,
     }])
 }
@@ -228,9 +148,7 @@ mod tests {
             base_dir: ".".into(),
         };
         let m = render(&Context::new(&crate::policy::ValidPolicy::assume_valid(l.clone()))).unwrap().remove(0).contents;
-        assert!(m.contains("ISSUER = \"https://auth.acme.example/realms/acme\""));
-        assert!(m.contains("JWKS_URL = \"https://keycloak.acme.internal:8443/realms/acme/protocol/openid-connect/certs\""));
-        assert!(m.contains("AUDIENCES = frozenset({\"backend-api\"})"));
-        assert!(m.contains("TENANT_CLAIM = \"organization\""));
+        assert!(m.contains("from secctl_fastapi import"), "the shim re-exports the kit");
+        assert!(!m.contains("acme"), "the shim carries no policy data");
     }
 }

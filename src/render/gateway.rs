@@ -208,7 +208,7 @@ impl GatewayPlan {
             internal_listen: edge.internal_listen.as_ref().map(listen_str),
             certs,
             headers: headers(policy, edge, file)?,
-            cors: cors(edge, file)?,
+            cors: cors(policy, edge, file)?,
             zones: Vec::new(),
             identities: Vec::new(),
             upstreams: Vec::new(),
@@ -239,10 +239,9 @@ impl GatewayPlan {
             let slug = format!("r{i}_{}", slug(&path));
             let (ip_rate, ip_burst) = route.per_ip_limit();
             let rl_at = at(file, route.rate_limit.as_ref().and_then(|r| r.per_ip.as_ref().or(r.per_user.as_ref())).map(|l| l.rate.span).unwrap_or(route.path.span));
-            let mut limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i, &rl_at)?];
-            if let Some((rate, burst)) = route.per_user_limit() {
-                limits.push(self.zone(format!("{slug}_user"), "$rl_bearer", &rate, burst, i, &rl_at)?);
-            }
+            // Per-IP only: the per-user limit keys on the verified `sub` in the FastAPI kit. A key
+            // on the raw bearer string here gave every new token (or `==` variant) a fresh budget.
+            let limits = vec![self.zone(format!("{slug}_ip"), "$binary_remote_addr", &ip_rate, ip_burst, i, &rl_at)?];
             let internal = route.listener() == Listener::Internal;
             let (allow_var, allowed) = if internal {
                 // Callers admitted: flows `from -> upstream` routed `via` this gateway.
@@ -375,8 +374,10 @@ fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, Stri
     out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k))))?))).collect()
 }
 
-fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
+fn cors(policy: &Policy, edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
     let Some(c) = edge.cors.as_ref() else { return Ok(None) };
+    // One rule for the gateway, the kit and verify (the tenant header on tenant-scoped routes).
+    let headers = c.effective_headers(policy);
     let mut origins = Vec::new();
     for o in &c.origins {
         origins.push(nginx_quote(&o.value, &format!("{}edge.cors.origins", at(file, o.span)))?);
@@ -385,7 +386,7 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
         origins,
         credentials: c.credentials.value,
         methods: nginx_quote(&c.methods_or_default().join(", "), "CORS methods")?,
-        headers: nginx_quote(&c.headers_or_default().join(", "), "CORS headers")?,
+        headers: nginx_quote(&headers.join(", "), "CORS headers")?,
         expose: nginx_quote(&c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "), "CORS expose headers")?,
         max_age: c.max_age(),
     }))

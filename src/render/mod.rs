@@ -14,6 +14,7 @@ use crate::policy::{LoadedPolicy, ValidPolicy};
 pub mod backend;
 pub mod compose;
 pub mod gateway;
+pub mod kit;
 pub mod modsec;
 pub mod nginx;
 pub mod redis;
@@ -74,7 +75,7 @@ pub fn engine(templates: &[(&str, &str)]) -> Result<tera::Tera> {
 pub fn render_all(valid: &ValidPolicy) -> Result<BTreeMap<String, RenderedFile>> {
     let ctx = Context::new(valid);
     let mut out = BTreeMap::new();
-    for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?] {
+    for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?, kit::render(&ctx)?] {
         for f in files {
             out.insert(f.path.clone(), f);
         }

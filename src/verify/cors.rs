@@ -122,7 +122,7 @@ fn preflight(cx: &mut Cx<'_>) -> Outcome {
     let c = cors(cx.env)?.clone();
     let origin = c.origins.first().map(|o| o.value.clone()).ok_or("edge.cors.origins is empty")?;
     let methods = c.methods_or_default();
-    let headers = c.headers_or_default();
+    let headers = c.effective_headers(&cx.env.policy);
     let method = methods.iter().find(|m| !matches!(m.as_str(), "GET" | "HEAD" | "POST" | "OPTIONS")).cloned().unwrap_or_else(|| methods[0].clone());
     let (sent, r) = pre(cx, &origin, &method, &headers.join(", ").to_ascii_lowercase())?;
     let want_m = list(&methods.join(","));

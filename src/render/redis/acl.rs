@@ -101,7 +101,31 @@ pub fn plan(valid: &ValidPolicy) -> Option<AclPlan> {
             }
         }
     }
+    for user in users.values_mut() {
+        if policy.services.get(&user.name).is_some_and(|s| s.kind.value == crate::policy::model::ServiceKind::Fastapi) {
+            kit_rules(user);
+        }
+    }
     Some(AclPlan { service: svc.to_string(), users: users.into_values().collect() })
+}
+
+/// What the FastAPI kit needs, and nothing more: its limiter's own `ratelimit:<service>:*` keys,
+/// EVALSHA of the GCRA script (SCRIPT LOAD once after a restart) and TIME inside it, so every
+/// process shares Redis' clock (python/secctl_fastapi/src/secctl_fastapi/ratelimit.py); and its
+/// audit stream `audit:<service>`, write-only (`%W~`: XADD, never read or trim).
+fn kit_rules(user: &mut AclUser) {
+    let own = format!("ratelimit:{}:*", user.name);
+    // A policy pattern that already covers the prefix (`ratelimit:*`) needs no second one.
+    if !user.keys.iter().any(|k| k.strip_suffix('*').is_some_and(|p| own.starts_with(p))) {
+        user.keys.push(own);
+    }
+    let audit = format!("audit:{}", user.name);
+    if !user.write_keys.contains(&audit) {
+        user.write_keys.push(audit);
+    }
+    for c in ["+evalsha", "+script|load", "+time"] {
+        user.commands.push(c.to_string());
+    }
 }
 
 /// Services with a flow to `svc`, with the flows' descriptions.

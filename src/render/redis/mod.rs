@@ -175,12 +175,13 @@ mod tests {
             .contents;
         assert!(acl.contains("\nuser default off resetpass resetkeys resetchannels -@all\n"));
         assert!(acl.contains(
-            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"
+            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* %W~audit:backend resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n"
         ));
+        // FastAPI services get their limiter's keys, EVALSHA and their audit stream (write-only); the worker does not.
         assert!(
-            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* %W~errors:* resetchannels")
+            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* ~ratelimit:ai:* %W~errors:* %W~audit:ai resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n")
         );
-        assert!(acl.contains("user worker on resetkeys ~jobs:* ~errors:* resetchannels"));
+        assert!(acl.contains("user worker on resetkeys ~jobs:* ~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"));
         // Exactly the three clients with a flow to redis.
         assert_eq!(acl.lines().filter(|l| l.starts_with("user ")).count(), 4);
         // No credentials of any form in the committed file.

@@ -1,7 +1,6 @@
 //! The rendered gateway on real nginx + ModSecurity + CRS, with mTLS upstreams, checked
 //! with real requests (curl, verifying TLS against the test CA).
 
-use std::time::Duration;
 
 use super::support::{venv_bin, Pki, Stack};
 
@@ -59,7 +58,8 @@ fn cors_allowlist() {
     assert_eq!(ok.header("access-control-allow-origin").as_deref(), Some("https://app.acme.example"));
     assert_eq!(ok.header("access-control-allow-credentials").as_deref(), Some("true"));
     assert_eq!(ok.header("access-control-allow-methods").as_deref(), Some("get, post, put, patch, delete, options"));
-    assert_eq!(ok.header("access-control-allow-headers").as_deref(), Some("authorization, content-type, x-request-id"));
+    // X-Tenant-ID is added because routes are tenant-scoped (issue 9: the SPA must be able to send it).
+    assert_eq!(ok.header("access-control-allow-headers").as_deref(), Some("authorization, content-type, x-request-id, x-tenant-id"));
     assert_eq!(ok.header("access-control-max-age").as_deref(), Some("600"));
     assert_eq!(ok.header("vary").as_deref(), Some("origin"));
     assert!(ok.header("strict-transport-security").is_some(), "preflight lost the security headers: {ok:?}");
@@ -77,32 +77,26 @@ fn cors_allowlist() {
     assert!(get.header("access-control-allow-methods").is_none(), "non-preflight got preflight headers: {get:?}");
 }
 
-/// Rate limits: per user (bearer token) on the AI route, then per IP whatever the token;
-/// traffic under the limit passes and 429s still carry the security headers.
+/// Rate limits at the gateway are per IP, the floor: rotating tokens never buy a fresh budget
+/// (per-user limits live in the FastAPI kit, keyed on the verified `sub`, not on the token
+/// string); traffic under the limit passes and 429s still carry the security headers.
 #[test]
-fn rate_limits_per_user_and_per_ip() {
+fn rate_limits_per_ip_whatever_the_token() {
     let s = Stack::running();
     let get = |tok: &str| s.curl(&[&s.public("/ai/v1/models"), "-H", &format!("Authorization: Bearer {tok}")]);
-    // AI route: per user 10r/m burst 3 => 4 pass at once, then 429.
-    let codes: Vec<u16> = (0..7).map(|_| get("user-a").status).collect();
-    assert_eq!(&codes[..4], &[200, 200, 200, 200], "under-limit requests must pass: {codes:?}");
-    assert!(codes[4..].iter().all(|c| *c == 429), "over the per-user limit must be 429: {codes:?}");
-    let limited = get("user-a");
-    assert_eq!(limited.status, 429);
-    assert!(limited.header("strict-transport-security").is_some() && limited.header("content-security-policy").is_some(), "429 lost headers: {limited:?}");
-    // Let the per-IP zone (2r/s burst 5) drain; another user is not affected by user-a's limit.
-    std::thread::sleep(Duration::from_millis(3500));
-    assert_eq!(get("user-b").status, 200, "a different user must not be limited by user-a");
-    // Per IP: fresh tokens every time, still limited by address (burst 5 + 1).
-    std::thread::sleep(Duration::from_millis(3500));
     let t = std::time::Instant::now();
-    let codes: Vec<u16> = (0..12).map(|i| get(&format!("fresh-{i}")).status).collect();
+    let replies: Vec<_> = (0..12).map(|i| get(&format!("fresh-{i}"))).collect();
+    let codes: Vec<u16> = replies.iter().map(|r| r.status).collect();
     // burst 5 + 1 at once, plus what the 2r/s rate lets through while the requests ran (slow CI machines).
     let allowed = 6 + (2.0 * t.elapsed().as_secs_f64()).ceil() as usize;
     let ok = codes.iter().filter(|c| **c == 200).count();
     assert!(codes[..6].iter().all(|c| *c == 200), "under-limit requests must pass: {codes:?}");
     assert!(ok <= allowed && codes.contains(&429), "per-IP limit with rotating tokens: {codes:?} (at most {allowed} may pass)");
+    let limited = replies.iter().find(|r| r.status == 429).unwrap();
+    assert!(limited.header("strict-transport-security").is_some() && limited.header("content-security-policy").is_some(), "429 lost headers: {limited:?}");
     assert!(s.error_log().contains("limiting requests"), "nginx did not log the limit");
+    let conf = std::fs::read_to_string(s.out.join("nginx/nginx.conf")).unwrap();
+    assert!(!conf.contains("limit_req_zone $rl_bearer"), "no limit_req zone may key on the raw token");
 }
 
 /// WAF: SQLi and XSS get 403, benign requests 200, REST verbs pass, and the /ai/ route's
