@@ -1,0 +1,89 @@
+"""Shipping over both sink protocols into a real VictoriaLogs, read back with LogsQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import redis.asyncio as aredis
+
+from audit_support import Worker, audit_redis_server, audit_store, unshipped, wait_until, worker_config  # noqa: F401
+from secctl_fastapi.audit import AuditEmitter
+
+
+async def _emit(url: str, service: str, rid: str, n: int) -> list[dict]:
+    r = aredis.Redis.from_url(url)
+    em = AuditEmitter(r, service=service)
+    docs = []
+    for i in range(n):
+        docs.append(await em.emit("authz.denied", outcome="deny", request_id=rid, route="/api/admin/",
+                                  action="GET /api/admin/users", principal=f"user-{i}", tenant="tenant-a",
+                                  source_ip="203.0.113.7"))
+    await r.aclose()
+    return docs
+
+
+@pytest.mark.parametrize("protocol", ["loki", "elasticsearch"])
+def test_ships_over_protocol_and_queries_back(protocol, tmp_path, audit_redis_server, audit_store):
+    rid = f"req-{protocol}-{uuid.uuid4().hex[:8]}"
+    docs = asyncio.run(_emit(audit_redis_server.url, "backend", rid, 25))
+    docs += asyncio.run(_emit(audit_redis_server.url, "ai", rid, 5))
+    w = Worker(worker_config(tmp_path / "w.json", audit_redis_server, audit_store, protocol), tmp_path / "worker.log")
+    try:
+        rows = wait_until(lambda: (lambda q: q if len(q) >= 30 else None)(audit_store.query(f'request_id:"{rid}"')),
+                          20, "30 events queryable")
+        assert {r["event_id"] for r in rows} == {d["event_id"] for d in docs}
+        one = next(r for r in rows if r["event_id"] == docs[0]["event_id"])
+        # Every schema field arrives as a field (not inside _msg), on the low-cardinality stream.
+        for k in ("service", "event", "category", "outcome", "principal", "tenant", "route", "action", "source_ip"):
+            assert one[k] == str(docs[0][k]), k
+        assert one["_stream"] == '{category="authorization",service="backend"}'
+        assert one["_msg"] == docs[0]["message"]
+        assert one["_time"].startswith(docs[0]["@timestamp"][:19])
+        # Durable ack: after the window the entries are acknowledged, and then trimmed from Redis.
+        r = audit_redis_server.client()
+        wait_until(lambda: unshipped(r, ["audit:backend", "audit:ai"]) == 0, 20, "all entries acked")
+        wait_until(lambda: r.xlen("audit:backend") == 0 and r.xlen("audit:ai") == 0, 20, "acked entries trimmed")
+        assert w.alive()
+    finally:
+        assert w.stop() == 0
+
+
+def test_acks_wait_for_the_durability_window(tmp_path, audit_redis_server, audit_store):
+    """Delivered but not yet durable: the entries must still be pending in Redis."""
+    rid = f"req-window-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_emit(audit_redis_server.url, "backend", rid, 10))
+    w = Worker(worker_config(tmp_path / "w.json", audit_redis_server, audit_store, "elasticsearch", ack_delay_seconds=6,
+                             reclaim_idle_seconds=20), tmp_path / "worker.log")
+    r = audit_redis_server.client()
+    try:
+        wait_until(lambda: len(audit_store.query(f'request_id:"{rid}"')) == 10, 10, "events in the store")
+        pending = r.xpending("audit:backend", "audit-shippers")["pending"]
+        assert pending == 10, "acked before the durability window passed"
+        wait_until(lambda: unshipped(r, ["audit:backend"]) == 0, 20, "acked after the window")
+    finally:
+        assert w.stop() == 0
+
+
+def test_dead_letters_poison_and_ships_the_rest(tmp_path, audit_redis_server, audit_store):
+    r = audit_redis_server.client()
+    rid = f"req-dead-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_emit(audit_redis_server.url, "backend", rid, 3))
+    old = {"event_id": "old-1", "@timestamp": "2020-01-01T00:00:00.000Z", "service": "backend", "event": "auth.failure",
+           "category": "authentication", "outcome": "deny", "request_id": rid, "message": "too old"}
+    r.xadd("audit:backend", {"e": json.dumps(old)})  # a 200 with nothing stored if shipped: must be dead-lettered
+    r.xadd("audit:backend", {"e": "{not json"})
+    r.xadd("audit:backend", {"x": "no e field"})
+    asyncio.run(_emit(audit_redis_server.url, "backend", rid, 3))
+    w = Worker(worker_config(tmp_path / "w.json", audit_redis_server, audit_store, "elasticsearch"), tmp_path / "worker.log")
+    try:
+        wait_until(lambda: len(audit_store.query(f'request_id:"{rid}"')) == 6, 15, "the good events")
+        wait_until(lambda: r.xlen("audit:dead") == 3, 10, "three dead letters")
+        reasons = sorted(f[b"reason"].decode()[:20] for _, f in r.xrange("audit:dead"))
+        assert any("older than" in x for x in [f[b"reason"].decode() for _, f in r.xrange("audit:dead")])
+        assert len(reasons) == 3
+        wait_until(lambda: unshipped(r, ["audit:backend"]) == 0, 20, "everything acked")
+    finally:
+        assert w.stop() == 0
