@@ -98,11 +98,14 @@ def map_modsec(doc: dict[str, Any], events: frozenset[str]) -> dict[str, Any] | 
 class FileTail:
     """One followed file; ``read()`` returns complete lines and the cursor after them."""
 
-    def __init__(self, path: str, ino: int | None, off: int) -> None:
+    SIG = 64  # bytes before the position, to notice a copytruncate that regrew past it
+
+    def __init__(self, path: str, ino: int | None, off: int, sig: bytes = b"") -> None:
         self.path = path
         self.fh: Any = None
         self.ino = ino
         self.off = off
+        self.sig = sig
         self.buf = b""
 
     def _open(self) -> bool:
@@ -120,12 +123,12 @@ class FileTail:
                     return True
             except FileNotFoundError:
                 pass
-            self.ino, self.off = None, 0
+            self.ino, self.off, self.sig = None, 0, b""
         self.fh = open(self.path, "rb")
         if self.ino is None:
             self.ino, self.off = st.st_ino, 0
-        if self.off > st.st_size:  # truncated while we were away
-            self.off = 0
+        if self.off > st.st_size or (self.sig and os.pread(self.fh.fileno(), len(self.sig), self.off - len(self.sig)) != self.sig):
+            self.off, self.sig = 0, b""  # truncated while we were away
         self.fh.seek(self.off)
         return True
 
@@ -139,6 +142,7 @@ class FileTail:
             *complete, self.buf = self.buf.split(b"\n")
             for ln in complete:
                 self.off += len(ln) + 1
+                self.sig = (self.sig + ln + b"\n")[-self.SIG:]
                 if ln.strip():
                     lines.append(ln[:MAX_LINE])
             if len(self.buf) > MAX_LINE:  # a runaway line: skip it rather than grow without bound
@@ -153,10 +157,11 @@ class FileTail:
         if st.st_ino != os.fstat(self.fh.fileno()).st_ino:
             self.fh.close()
             self.fh = open(self.path, "rb")
-            self.ino, self.off, self.buf = st.st_ino, 0, b""
-        elif st.st_size < self.off:
+            self.ino, self.off, self.buf, self.sig = st.st_ino, 0, b"", b""
+        elif st.st_size < self.off or (self.sig and os.pread(self.fh.fileno(), len(self.sig), self.off - len(self.sig)) != self.sig):
+            # Truncated in place (copytruncate), possibly already regrown past our position.
             self.fh.seek(0)
-            self.off, self.buf = 0, b""
+            self.off, self.buf, self.sig = 0, b"", b""
         return lines, self.ino, self.off
 
 
@@ -173,8 +178,8 @@ class GatewayTailer:
         mappers = {"nginx": map_nginx, "modsec": map_modsec}
         for kind, path in files.items():
             raw = self.r.hget(cursor_key, path)
-            cur = json.loads(raw) if raw else {"ino": None, "off": 0}
-            self.tails[path] = (FileTail(path, cur["ino"], cur["off"]), mappers[kind])
+            cur = json.loads(raw) if raw else {"ino": None, "off": 0, "sig": ""}
+            self.tails[path] = (FileTail(path, cur["ino"], cur["off"], bytes.fromhex(cur.get("sig", ""))), mappers[kind])
 
     def poll(self) -> int:
         n = 0
@@ -186,7 +191,7 @@ class GatewayTailer:
             p = self.r.pipeline(transaction=True)
             for d in docs:
                 p.xadd(self.stream, {"e": encode(redact(d))})
-            p.hset(self.cursor_key, path, json.dumps({"ino": ino, "off": off}))
+            p.hset(self.cursor_key, path, json.dumps({"ino": ino, "off": off, "sig": tail.sig.hex()}))
             p.execute()
             n += len(docs)
         return n
