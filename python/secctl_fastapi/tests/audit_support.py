@@ -196,9 +196,13 @@ class Worker:
 def unshipped(r: redis.Redis, streams: list[str], group: str = "audit-shippers") -> int:
     n = 0
     for s in streams:
-        if not r.exists(s):
-            continue
-        for g in r.xinfo_groups(s):
+        try:
+            groups = r.xinfo_groups(s)
+        except redis.exceptions.ResponseError as e:
+            if "no such key" in str(e).lower():
+                continue
+            raise
+        for g in groups:
             if g["name"] in (group, group.encode()):
                 n += int(g["pending"]) + int(g.get("lag") or 0)
     return n

@@ -68,6 +68,8 @@ pub struct AclUser {
     pub channels: Vec<String>,
     /// Command rules, applied after `-@all`.
     pub commands: Vec<String>,
+    /// Redis 7 selectors `(...)`: extra key+command pairs (the audit streams; see `render::audit`).
+    pub selectors: Vec<String>,
     /// Why the user exists (flow descriptions), for the generated comment.
     pub why: String,
 }
@@ -83,6 +85,7 @@ impl AclUser {
         r.extend(self.channels.iter().map(|c| format!("&{c}")));
         r.push("-@all".into());
         r.extend(self.commands.iter().cloned());
+        r.extend(self.selectors.iter().cloned());
         r.join(" ")
     }
 }
@@ -219,6 +222,7 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
                 write_keys: Vec::new(),
                 channels,
                 commands,
+                selectors: Vec::new(),
                 why,
             },
         );
@@ -287,6 +291,7 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
             }
         }
     }
+    audit_streams(loaded, &mut users, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -295,6 +300,42 @@ pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
         users: users.into_values().collect(),
     }))
 }
+
+/// Audit streams: each producer may only `XADD` to its own `audit:<svc>` (a selector, so its other
+/// write rules never reach the stream: no DEL, XTRIM or XADD MAXLEN on another stream); the audit
+/// worker alone reads, acks, claims and trims. Nobody else may hold a pattern matching `audit:*`.
+fn audit_streams(loaded: &LoadedPolicy, users: &mut BTreeMap<String, AclUser>, diags: &mut Vec<Diagnostic>) {
+    let policy = &loaded.policy;
+    if !crate::render::audit::pipeline_enabled(policy) {
+        return;
+    }
+    let worker = policy.audit_worker();
+    let producers = crate::render::audit::producers(policy);
+    for user in users.values_mut() {
+        if Some(&user.name) == worker.as_ref() {
+            user.selectors.push(WORKER_AUDIT_SELECTOR.to_string());
+            continue;
+        }
+        for p in user.keys.iter().chain(user.read_keys.iter()).chain(user.write_keys.iter()) {
+            if glob::overlaps(p, "audit:*") {
+                let span = policy.redis.as_ref().and_then(|r| r.users.get(&user.name)).into_iter()
+                    .flat_map(|u| u.keys.iter().chain(&u.read_keys)).find(|k| &k.value == p).map(|k| k.span).unwrap_or(Span::UNKNOWN);
+                diags.push(
+                    Diagnostic::error("redis-audit-overlap", loaded.source.name.as_str(), span, format!("redis.users.{}", user.name),
+                        format!("`{}` can touch the audit streams through its key pattern `{p}`", user.name))
+                    .with_hint(format!("narrow `redis.users.{}` patterns so they cannot match `audit:*`: producers get `XADD` on their own stream automatically", user.name)),
+                );
+            }
+        }
+        if producers.contains(&user.name) {
+            user.selectors.push(format!("(%W~{} +xadd)", crate::render::audit::stream_of(&user.name)));
+        }
+    }
+}
+
+/// What the audit worker may do on `audit:*`: consume through its group, re-queue gateway and
+/// Keycloak events and dead letters, keep cursors, trim after delivery. No DEL, no XRANGE.
+pub const WORKER_AUDIT_SELECTOR: &str = "(~audit:* +xreadgroup +xack +xautoclaim +xclaim +xgroup|create +xinfo|groups +xinfo|stream +xpending +xtrim +xadd +xlen +hget +hset +multi +exec +ping)";
 
 /// Services with a flow to `svc`, with the flows' descriptions.
 fn clients_of(policy: &Policy, svc: &str) -> BTreeMap<String, String> {
@@ -383,6 +424,7 @@ mod tests {
             write_keys: vec!["errors:*".into()],
             channels: vec![],
             commands: vec!["+@read".into(), "+@write".into()],
+            selectors: Vec::new(),
             why: String::new(),
         };
         assert_eq!(

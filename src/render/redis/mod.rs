@@ -181,7 +181,7 @@ mod tests {
             .contents;
         assert!(acl.contains("\nuser default off resetpass resetkeys resetchannels -@all\n"));
         assert!(acl.contains(
-            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"
+            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous (%W~audit:backend +xadd)\n"
         ));
         assert!(
             acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* %W~errors:* resetchannels")

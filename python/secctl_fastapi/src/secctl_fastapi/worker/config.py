@@ -55,7 +55,7 @@ class RedisConf:
 class SinkConf:
     protocol: str  # "loki" | "elasticsearch"
     url: str  # the push endpoint: .../loki/api/v1/push or .../_bulk
-    username: str | None = None
+    username: Secret = field(default_factory=Secret)
     password: Secret = field(default_factory=Secret)
     ca_file: str | None = None
     # Where the store's start time is read (`vm_app_start_timestamp`); None: not a VictoriaLogs store.
@@ -138,12 +138,12 @@ def parse(doc: dict[str, Any]) -> Config:
         raise ConfigError("the audit configuration must be a JSON object")
     if doc.get("version") != 1:
         raise ConfigError(f"version: expected 1, got {doc.get('version')!r} (re-run `secctl render`)")
-    d = {k: v for k, v in doc.items() if k != "version"}
+    d = {k: v for k, v in doc.items() if k not in ("version", "generated_by")}
     for req in ("redis", "sink", "streams"):
         if req not in d:
             raise ConfigError(f"{req}: missing")
     d["redis"] = _take(d["redis"], RedisConf, "redis", ("password",))
-    d["sink"] = _take(d["sink"], SinkConf, "sink", ("password",))
+    d["sink"] = _take(d["sink"], SinkConf, "sink", ("username", "password"))
     if d["sink"].protocol not in ("loki", "elasticsearch"):
         raise ConfigError(f"sink.protocol: {d['sink'].protocol!r} is not `loki` or `elasticsearch`")
     if not re.match(r"^https?://", d["sink"].url):

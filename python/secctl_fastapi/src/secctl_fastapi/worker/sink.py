@@ -40,8 +40,9 @@ class Sink:
     def __init__(self, conf: SinkConf) -> None:
         self.conf = conf
         auth = None
-        if conf.username:
-            auth = httpx.BasicAuth(conf.username, conf.password.resolve() or "")
+        user = conf.username.resolve()
+        if user:
+            auth = httpx.BasicAuth(user, conf.password.resolve() or "")
         verify: bool | str = conf.ca_file or True  # TLS verification always on
         headers = {"VL-Msg-Field": "message", "VL-Time-Field": "@timestamp"}
         if conf.protocol == "elasticsearch":
