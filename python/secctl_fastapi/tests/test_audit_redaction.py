@@ -102,3 +102,27 @@ def test_no_secret_in_a_full_store_dump(tmp_path, audit_redis_server, audit_stor
     text = (tmp_path / "worker.log").read_text()
     for s in SECRETS:
         assert s not in text
+
+
+def test_fast_path_never_skips_a_document_that_needs_redaction():
+    """The worker ships clean events without re-redacting them; its detector must be a superset of redact."""
+    import random
+
+    from secctl_fastapi.audit.redact import may_need_redaction
+
+    rng = random.Random(7)
+    keys = ["event", "Authorization", "x-api-key", "PassWord", "note", "url", "token_id", "SESSION_ID", "privateKey", "otp_code", "category"]
+    vals = ["ok", f"Bearer {OPAQUE}", JWT, f"/a?Access_Token={QUERY_TOKEN}", f"cookie: sid={COOKIE}", "Basic dXNlcjpwdw==",
+            "authorization", "plain text", "Token abc123", "digest xyz", "\u0042earer hidden", "/cb?code=zz"]
+    checked = 0
+    for _ in range(3000):
+        doc = {rng.choice(keys): rng.choice(vals) for _ in range(rng.randint(1, 4))}
+        if rng.random() < 0.3:
+            doc = {"nested": doc, "event": "x"}
+        plain = json.dumps(doc)
+        for raw in (plain, json.dumps(doc, ensure_ascii=False, separators=(",", ":")), plain.replace("B", "\\u0042")):
+            if redact(json.loads(raw)) != json.loads(raw):
+                checked += 1
+                assert may_need_redaction(raw), raw
+    assert checked > 1000
+    assert not may_need_redaction('{"category":"authorization","event":"authz.denied","outcome":"deny"}')

@@ -7,6 +7,7 @@ A redacted value becomes ``[REDACTED]``; the key stays so a reader sees that som
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -33,7 +34,36 @@ _COOKIE_PAIR = re.compile(r"\b((?:set-)?cookie\s*[:=]\s*)[^\r\n\"]+", re.IGNOREC
 
 MAX_DEPTH = 16
 
+# A superset detector for raw JSON text: if it finds nothing (and the text has no `\u` escapes, which
+# could spell a word in a way it cannot see), `redact` of the decoded document changes nothing. Every
+# word `redact` looks for is made of characters JSON never escapes otherwise, so a contiguous match in
+# the decoded text is contiguous in the raw text too. The worker uses it to skip the slow path.
+_SUSPECT_WORDS = (
+    "authorization", "cookie", "passw", "pwd", "secret", "token", "api_key", "api-key", "apikey", "private_key",
+    "private-key", "privatekey", "credential", "otp", "session", "bearer", "basic", "negotiate", "digest", "eyj", "code=",
+)
 
+
+def _suspect(text: str) -> bool:
+    # Plain substring tests on the lowered text: ~50x faster than one case-insensitive alternation.
+    low = text.lower()
+    return any(w in low for w in _SUSPECT_WORDS)
+
+
+# Substrings of clean events that merely look suspicious (the `authorization` category).
+_BENIGN = ('"category":"authorization"',)
+
+
+def may_need_redaction(raw_json: str) -> bool:
+    """False only when ``redact(json.loads(raw_json))`` is certain to change nothing."""
+    if "\\u" in raw_json:
+        return True
+    for b in _BENIGN:
+        raw_json = raw_json.replace(b, ",")  # JSON punctuation surrounds it: no word can form across
+    return _suspect(raw_json)
+
+
+@functools.lru_cache(maxsize=4096)  # keys repeat across events: decide once per distinct key
 def secret_key(key: str) -> bool:
     """True when a value stored under ``key`` must never be logged."""
     k = key.lower()
@@ -42,6 +72,8 @@ def secret_key(key: str) -> bool:
 
 def redact_text(text: str) -> str:
     """Removes credentials embedded in free text: auth headers, JWTs, query-string secrets, cookies."""
+    if not _suspect(text):  # none of the patterns below can match
+        return text
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)

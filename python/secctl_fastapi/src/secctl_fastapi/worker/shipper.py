@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..audit.redact import redact
+from ..audit.redact import may_need_redaction, redact
 from ..audit.schema import MAX_EVENT_BYTES, encode, parse_rfc3339
 from .config import Config
 from .sink import Result, Sink
@@ -130,7 +130,11 @@ class Shipper:
             except (ValueError, TypeError) as e:
                 reason = f"unparsable event: {e}"
         if reason is None:
-            line = encode(redact(doc))
+            text = _s(raw)
+            if len(text) <= MAX_EVENT_BYTES and not may_need_redaction(text):
+                line = text  # already a clean JSON object: ship as is (the common case, ~10x faster)
+            else:
+                line = encode(redact(doc))
             if len(line.encode()) > MAX_EVENT_BYTES + 1024:
                 reason = "event too large"
         if reason is not None:
@@ -368,7 +372,12 @@ class Shipper:
     def step(self, block_ms: int = 1000) -> None:
         """One iteration: read (blocking only when idle), ship, confirm, maybe trim."""
         busy = bool(self.todo) or bool(self.unconfirmed)
-        self.read(0 if busy else block_ms)
+        got = 0
+        for _ in range(4):  # a few batches per round trip of the loop while a backlog drains
+            n = self.read(0 if (busy or got) else block_ms)
+            got += n
+            if n < self.cfg.batch_max_events:
+                break
         self.ship()
         self.confirm()
         now = self.clock()
@@ -377,7 +386,7 @@ class Shipper:
             self.trim()
         if self.todo and now < self.retry_at:
             self.sleep(min(0.2, self.retry_at - now))
-        elif self.unconfirmed and not self.todo:
+        elif self.unconfirmed and not self.todo and not got:
             self.sleep(0.05)
 
     def drain_confirmations(self, deadline: float) -> None:
