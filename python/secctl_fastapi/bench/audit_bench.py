@@ -48,7 +48,7 @@ def throughput(tmp: Path, n: int, batch: int, protocol: str) -> None:
     p = r.pipeline(transaction=False)
     for i in range(n):
         s = "backend" if i % 2 else "ai"
-        p.xadd(f"audit:{s}", {"e": encode(em[s].build("authz.denied", outcome="deny", request_id=f"{run}-{i}", principal="alice",
+        p.xadd(f"audit:{s}", {"event": encode(em[s].build("authz.denied", outcome="deny", request_id=f"{run}-{i}", principal="alice",
                                                      tenant="t1", route="/api/items", action="GET /api/items", run=run))})
         if i % 1000 == 999:
             p.execute()
@@ -104,7 +104,7 @@ def latency(tmp: Path, n: int, rate: float, protocol: str) -> None:
         rid = f"{run}-{i}"
         doc = em.build("auth.failure", outcome="deny", request_id=rid, run=run)
         sent[rid] = time.perf_counter()
-        r.xadd("audit:backend", {"e": encode(doc)})
+        r.xadd("audit:backend", {"event": encode(doc)})
         time.sleep(1.0 / rate)
     deadline = time.perf_counter() + 30
     while len(seen) < n and time.perf_counter() < deadline:

@@ -55,13 +55,13 @@ def test_producer_cannot_read_trim_delete_or_write_other_streams(acl_redis):
     w.xgroup_create("audit:ai", "audit-shippers", id="0", mkstream=True)
     b = srv.client(username="backend", password=pw["backend"])
     # The server is up and the producer's own write works: every refusal below is the ACL's.
-    assert b.xadd("audit:backend", {"e": "{}"})
-    assert w.xadd("audit:ai", {"e": "{}"})
+    assert b.xadd("audit:backend", {"event": "{}"})
+    assert w.xadd("audit:ai", {"event": "{}"})
     for cmd in (("XRANGE", "audit:backend", "-", "+"), ("XREAD", "STREAMS", "audit:backend", "0"),
                 ("XREADGROUP", "GROUP", "audit-shippers", "b", "STREAMS", "audit:ai", ">"), ("XLEN", "audit:ai"),
                 ("XTRIM", "audit:backend", "MAXLEN", "0"), ("XTRIM", "audit:ai", "MAXLEN", "0"),
                 ("DEL", "audit:backend"), ("DEL", "audit:ai"), ("XDEL", "audit:ai", "0-1"),
-                ("XADD", "audit:ai", "*", "e", "{}"), ("XADD", "audit:ai", "MAXLEN", "0", "*", "e", "x"),
+                ("XADD", "audit:ai", "*", "event", "{}"), ("XADD", "audit:ai", "MAXLEN", "0", "*", "event", "x"),
                 ("RENAME", "audit:ai", "x"), ("XGROUP", "DESTROY", "audit:ai", "audit-shippers"),
                 ("EXPIRE", "audit:backend", "1"), ("UNLINK", "audit:ai"), ("KEYS", "audit:*")):
         msg = _denied(b.execute_command, *cmd)

@@ -37,7 +37,7 @@ class Load(threading.Thread):
             svc = "backend" if self.sent % 3 else "ai"
             doc = em[svc].build("authz.denied", outcome="deny", request_id=f"{self.run_id}-{self.sent}",
                                 principal="alice", tenant="t1", route="/api/x", action="GET /api/x", run=self.run_id)
-            self.r.xadd(f"audit:{svc}", {"e": encode(doc)})
+            self.r.xadd(f"audit:{svc}", {"event": encode(doc)})
             self.sent += 1
             ahead = self.sent / self.rate - (time.monotonic() - t0)
             if ahead > 0:
@@ -100,7 +100,7 @@ def test_worker_sigkilled_mid_batch_loses_nothing(tmp_path, audit_redis_server, 
         in_store = {row["event_id"] for row in audit_store.query(f'run:"{run_id}"')}
         pending = r.xpending_range("audit:backend", "audit-shippers", "-", "+", 100000, consumername="w1")
         pending_ids = {p["message_id"] for p in pending}
-        pending_events = {json.loads(f[b"e"])["event_id"] for i, f in r.xrange("audit:backend") if i in pending_ids}
+        pending_events = {json.loads(f[b"event"])["event_id"] for i, f in r.xrange("audit:backend") if i in pending_ids}
         assert pending_events & in_store, "the kill would not land mid-batch: nothing delivered-but-unacked"
         w.kill()
         assert not w.alive()

@@ -105,7 +105,7 @@ def test_login_failures_and_admin_changes_reach_the_store(keycloak, tmp_path, au
     conf = KeycloakConf(url=url, realm=REALM, client_id="audit-poller", client_secret=Secret(file=str(secret_file)), interval_seconds=0)
     poller = KeycloakPoller(conf, r, _Log())
     n1 = poller.poll()
-    events = [json.loads(f[b"e"]) for _, f in r.xrange("audit:keycloak")]
+    events = [json.loads(f[b"event"]) for _, f in r.xrange("audit:keycloak")]
     assert n1 == len(events) > 0
     fail = [e for e in events if e["event"] == "login.failure"]
     assert len(fail) == 1 and fail[0]["username"] == "mallory" and fail[0]["outcome"] == "deny" and fail[0]["service"] == "keycloak"
@@ -118,7 +118,7 @@ def test_login_failures_and_admin_changes_reach_the_store(keycloak, tmp_path, au
     _bad_login(url, "eve")
     time.sleep(0.1)
     poller.poll()
-    all_events = [json.loads(f[b"e"]) for _, f in r.xrange("audit:keycloak")]
+    all_events = [json.loads(f[b"event"]) for _, f in r.xrange("audit:keycloak")]
     ids = [e["event_id"] for e in all_events]
     assert len(ids) == len(set(ids)), "an event was queued twice"
     assert [e["username"] for e in all_events if e["event"] == "login.failure"] == ["mallory", "eve"]
@@ -176,7 +176,7 @@ def test_secctl_keycloak_apply_changes_appear_as_admin_events(keycloak, tmp_path
     r = audit_redis_server.client()
     conf = KeycloakConf(url=url, realm=realm, client_id="audit-poller", client_secret=Secret(file=str(secret_file)), interval_seconds=0)
     KeycloakPoller(conf, r, _Log()).poll()
-    changes = [json.loads(f[b"e"]) for _, f in r.xrange("audit:keycloak")]
+    changes = [json.loads(f[b"event"]) for _, f in r.xrange("audit:keycloak")]
     changes = [e for e in changes if e["event"] == "admin.change"]
     recreated = [e for e in changes if e["action"] == "CREATE REALM_ROLE" and e["route"] == f"roles/{roles[0]}"]
     deleted = [e for e in changes if e["action"] == "DELETE REALM_ROLE"]

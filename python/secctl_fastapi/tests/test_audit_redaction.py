@@ -78,7 +78,7 @@ def test_no_secret_in_a_full_store_dump(tmp_path, audit_redis_server, audit_stor
     raw = {"event_id": str(uuid.uuid4()), "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
            "service": "ai", "event": "auth.failure", "category": "authentication", "outcome": "deny", "request_id": rid,
            "message": f"Authorization: Bearer {OPAQUE}", "password": PASSWORD, "url": f"/x?token={QUERY_TOKEN}"}
-    sr.xadd("audit:ai", {"e": json.dumps(raw)})
+    sr.xadd("audit:ai", {"event": json.dumps(raw)})
     cfg = worker_config(tmp_path / "w.json", audit_redis_server, audit_store, "elasticsearch",
                         gateway={"nginx_access_log": str(access), "modsec_audit_log": str(modsec)})
     w = Worker(cfg, tmp_path / "worker.log")

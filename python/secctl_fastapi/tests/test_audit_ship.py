@@ -73,9 +73,9 @@ def test_dead_letters_poison_and_ships_the_rest(tmp_path, audit_redis_server, au
     asyncio.run(_emit(audit_redis_server.url, "backend", rid, 3))
     old = {"event_id": "old-1", "@timestamp": "2020-01-01T00:00:00.000Z", "service": "backend", "event": "auth.failure",
            "category": "authentication", "outcome": "deny", "request_id": rid, "message": "too old"}
-    r.xadd("audit:backend", {"e": json.dumps(old)})  # a 200 with nothing stored if shipped: must be dead-lettered
-    r.xadd("audit:backend", {"e": "{not json"})
-    r.xadd("audit:backend", {"x": "no e field"})
+    r.xadd("audit:backend", {"event": json.dumps(old)})  # a 200 with nothing stored if shipped: must be dead-lettered
+    r.xadd("audit:backend", {"event": "{not json"})
+    r.xadd("audit:backend", {"x": "no event field"})
     asyncio.run(_emit(audit_redis_server.url, "backend", rid, 3))
     w = Worker(worker_config(tmp_path / "w.json", audit_redis_server, audit_store, "elasticsearch"), tmp_path / "worker.log")
     try:

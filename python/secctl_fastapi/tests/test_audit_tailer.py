@@ -27,7 +27,7 @@ def _line(i: int, status: int = 200) -> str:
 
 
 def _ids(r) -> list[str]:
-    return [json.loads(f[b"e"])["request_id"] for _, f in r.xrange("audit:gateway")]
+    return [json.loads(f[b"event"])["request_id"] for _, f in r.xrange("audit:gateway")]
 
 
 def test_position_is_durable_and_rotation_loses_nothing(tmp_path, audit_redis_server):
@@ -63,7 +63,7 @@ def test_position_is_durable_and_rotation_loses_nothing(tmp_path, audit_redis_se
     for _ in range(3):
         t.poll()
     assert _ids(r) == [f"r{i}" for i in range(10)]
-    kinds = [json.loads(f[b"e"])["event"] for _, f in r.xrange("audit:gateway")]
+    kinds = [json.loads(f[b"event"])["event"] for _, f in r.xrange("audit:gateway")]
     assert kinds[4] == "ratelimit.hit"
 
 
@@ -73,7 +73,7 @@ def test_policy_events_filter_the_gateway_lines(tmp_path, audit_redis_server):
     path.write_text(_line(0, 200) + _line(1, 429) + _line(2, 403) + "not json\n")
     t = GatewayTailer(r, "audit:gateway", "audit:cursor:files", {"nginx": str(path)}, frozenset({"rate-limit"}), _Log())
     t.poll()
-    got = [json.loads(f[b"e"]) for _, f in r.xrange("audit:gateway")]
+    got = [json.loads(f[b"event"]) for _, f in r.xrange("audit:gateway")]
     assert [g["event"] for g in got] == ["ratelimit.hit", "gateway.unparsable"]
 
 

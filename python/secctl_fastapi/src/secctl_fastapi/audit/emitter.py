@@ -53,7 +53,7 @@ class AuditEmitter:
         line = encode(doc)
         try:
             # No MAXLEN, no MINID: see the module doc.
-            await self._redis.xadd(self.stream, {"e": line})
+            await self._redis.xadd(self.stream, {"event": line})
         except Exception as exc:  # noqa: BLE001 - any failure to queue is an audit outage
             closed = fail_closed if fail_closed is not None else category_of(event) in self.fail_closed
             if closed:

@@ -96,7 +96,7 @@ class KeycloakPoller:
                 ids = list(cursor.get("ids", [])) + ids
             p = self.r.pipeline(transaction=True)
             for e in events:
-                p.xadd(self.conf.stream, {"e": encode(redact(mapper(e)))})
+                p.xadd(self.conf.stream, {"event": encode(redact(mapper(e)))})
             p.hset(self.conf.cursor_key, path, json.dumps({"ms": last, "ids": ids}))
             p.execute()
             n += len(events)

@@ -109,11 +109,11 @@ class Shipper:
         if fields is None:  # deleted while pending: nothing to ship
             self.r.xack(stream, self.cfg.group, eid)
             return
-        raw = fields.get(b"e", fields.get("e"))
+        raw = fields.get(b"event", fields.get("event"))
         reason = None
         doc = None
         if raw is None:
-            reason = "no `e` field"
+            reason = "no `event` field"
         else:
             try:
                 doc = json.loads(raw)
@@ -207,7 +207,7 @@ class Shipper:
         """Moves a poison event to the dead-letter stream and acks it, atomically."""
         p = self.r.pipeline(transaction=True)
         p.xadd(self.cfg.dead_letter_stream, {"stream": stream, "id": eid, "reason": reason,
-                                              "e": encode(redact({"raw": raw[:MAX_EVENT_BYTES // 2]}))})
+                                              "event": encode(redact({"raw": raw[:MAX_EVENT_BYTES // 2]}))})
         p.xack(stream, self.cfg.group, eid)
         p.execute()
         self.stats.dead += 1

@@ -190,7 +190,7 @@ class GatewayTailer:
             docs = list(self._map(lines, mapper, path))
             p = self.r.pipeline(transaction=True)
             for d in docs:
-                p.xadd(self.stream, {"e": encode(redact(d))})
+                p.xadd(self.stream, {"event": encode(redact(d))})
             p.hset(self.cursor_key, path, json.dumps({"ino": ino, "off": off, "sig": tail.sig.hex()}))
             p.execute()
             n += len(docs)
