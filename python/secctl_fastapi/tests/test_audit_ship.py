@@ -87,3 +87,24 @@ def test_dead_letters_poison_and_ships_the_rest(tmp_path, audit_redis_server, au
         wait_until(lambda: unshipped(r, ["audit:backend"]) == 0, 20, "everything acked")
     finally:
         assert w.stop() == 0
+
+
+def test_memory_is_bounded_while_the_store_is_down(tmp_path, audit_redis_server, audit_store):
+    """With the store down the worker holds at most max_in_flight_events; Redis buffers the rest."""
+    audit_store.kill()
+    rid = f"req-bound-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_emit(audit_redis_server.url, "backend", rid, 400))
+    w = Worker(worker_config(tmp_path / "w.json", audit_redis_server, audit_store, "elasticsearch", batch_max_events=20, ack_delay_seconds=1,
+                             max_in_flight_events=50), tmp_path / "worker.log")
+    r = audit_redis_server.client()
+    try:
+        wait_until(lambda: sum(1 for l in w.log_lines() if l.get("event") == "audit lag") >= 3, 20, "three lag reports")
+        lags = [l for l in w.log_lines() if l.get("event") == "audit lag"]
+        assert max(l["held"] for l in lags) <= 50
+        assert lags[-1]["unshipped"] == 400 and lags[-1]["streams"]["audit:backend"]["lag"] >= 350
+        assert any(l.get("event") == "store push failed; backing off" for l in w.log_lines())
+        audit_store.start()
+        wait_until(lambda: len(audit_store.query(f'request_id:"{rid}"')) == 400, 60, "all 400 after the store is back")
+        wait_until(lambda: unshipped(r, ["audit:backend"]) == 0, 30, "acked")
+    finally:
+        assert w.stop() == 0

@@ -97,3 +97,18 @@ def test_admin_events_fail_closed_and_others_fail_open_when_redis_is_down(tmp_pa
     out = err.getvalue()
     assert out.startswith("AUDIT-UNQUEUED ") and '"request_id":"r-open"' in out and "pw-should-not-leak" not in out
     assert "r-admin" not in out
+
+
+def test_an_unreadable_log_is_reported_and_retried(tmp_path, audit_redis_server):
+    r = audit_redis_server.client()
+    path = tmp_path / "access.json"
+    path.mkdir()  # not a file (root reads any mode, so a directory stands in for "unreadable")
+    log = _Log()
+    seen = []
+    log.warning = lambda *a, **k: seen.append((a, k))
+    t = GatewayTailer(r, "audit:gateway", "audit:cursor:files", {"nginx": str(path)}, frozenset({"access"}), log)
+    assert t.poll() == 0
+    assert seen and seen[0][0][0] == "cannot read gateway log; retrying"
+    path.rmdir()
+    path.write_text(_line(0))
+    assert t.poll() == 1

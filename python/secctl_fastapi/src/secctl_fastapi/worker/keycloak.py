@@ -85,7 +85,7 @@ class KeycloakPoller:
             cursor = json.loads(raw) if raw else {"ms": 0, "ids": []}
             try:
                 events = self._fetch(path, cursor)
-            except (httpx.HTTPError, ValueError) as e:
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:  # never kill the shipper
                 self.log.warning("keycloak events poll failed; retrying next interval", kind=path, error=str(e))
                 continue
             if not events:

@@ -184,7 +184,12 @@ class GatewayTailer:
     def poll(self) -> int:
         n = 0
         for path, (tail, mapper) in self.tails.items():
-            lines, ino, off = tail.read()
+            try:
+                lines, ino, off = tail.read()
+            except OSError as e:  # unreadable for now (permissions, a directory, a dying mount): keep going
+                tail.fh = None
+                self.log.warning("cannot read gateway log; retrying", path=path, error=f"{type(e).__name__}: {e}")
+                continue
             if ino is None:
                 continue
             docs = list(self._map(lines, mapper, path))
