@@ -108,3 +108,24 @@ def test_memory_is_bounded_while_the_store_is_down(tmp_path, audit_redis_server,
         wait_until(lambda: unshipped(r, ["audit:backend"]) == 0, 30, "acked")
     finally:
         assert w.stop() == 0
+
+
+def test_cli_exit_codes(tmp_path, audit_redis_server, audit_store):
+    import subprocess
+    import sys
+
+    def run(cfg) -> subprocess.CompletedProcess:
+        p = tmp_path / "c.json"
+        p.write_text(json.dumps(cfg) if not isinstance(cfg, str) else cfg)
+        return subprocess.run([sys.executable, "-m", "secctl_fastapi.worker.tasks.audit", "--config", str(p)],
+                              capture_output=True, text=True, timeout=30)
+
+    good = json.loads(worker_config(tmp_path / "g.json", audit_redis_server, audit_store, "loki").read_text())
+    bad_json = run("{not json")
+    assert bad_json.returncode == 2 and "c.json:1:2" in bad_json.stderr
+    literal = run({**good, "sink": {**good["sink"], "password": "hunter2"}})
+    assert literal.returncode == 2 and "never a literal" in literal.stderr and "hunter2" not in literal.stderr
+    no_ca = run({**good, "sink": {**good["sink"], "ca_file": str(tmp_path / "missing.pem")}})
+    assert no_ca.returncode == 2 and "missing.pem" in no_ca.stderr
+    down = run({**good, "redis": {"url": "redis://127.0.0.1:1/0"}})
+    assert down.returncode == 3 and "cannot reach Redis" in down.stderr

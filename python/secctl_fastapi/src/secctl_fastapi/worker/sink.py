@@ -12,6 +12,7 @@ VictoriaLogs-specific settings travel as ``VL-*`` headers, which Loki and Elasti
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -19,7 +20,7 @@ from typing import Sequence
 import httpx
 
 from ..audit.schema import parse_rfc3339
-from .config import SinkConf
+from .config import ConfigError, SinkConf
 
 STREAM_FIELDS = "service,category"  # low cardinality only: never principal, IP or tenant
 
@@ -43,6 +44,8 @@ class Sink:
         user = conf.username.resolve()
         if user:
             auth = httpx.BasicAuth(user, conf.password.resolve() or "")
+        if conf.ca_file and not os.path.isfile(conf.ca_file):
+            raise ConfigError(f"sink.ca_file {conf.ca_file}: no such file")
         verify: bool | str = conf.ca_file or True  # TLS verification always on
         headers = {"VL-Msg-Field": "message", "VL-Time-Field": "@timestamp"}
         if conf.protocol == "elasticsearch":

@@ -86,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         task = AuditTask(cfg, log)
-        task.r.ping()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ConfigError, OSError, ValueError) as e:  # a credential or CA file that cannot be read
+        print(f"error: cannot start the audit task: {e}\n  help: check the files and variables {args.config} refers to",
+              file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001
+    try:
+        task.r.ping()
+    except Exception as e:  # noqa: BLE001 - any failure here means Redis cannot be used
         print(f"error: cannot reach Redis at {cfg.redis.url}: {type(e).__name__}: {e}\n  help: start Redis or fix redis.url",
               file=sys.stderr)
         return 3
