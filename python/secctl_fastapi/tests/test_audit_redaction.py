@@ -126,3 +126,13 @@ def test_fast_path_never_skips_a_document_that_needs_redaction():
                 assert may_need_redaction(raw), raw
     assert checked > 1000
     assert not may_need_redaction('{"category":"authorization","event":"authz.denied","outcome":"deny"}')
+
+
+def test_a_callers_schema_slip_is_flagged_not_lost():
+    em = AuditEmitter(None, service="backend")
+    doc = em.build("authz denied!", outcome="denied", request_id="r1", service="spoofed", token="t0ken-value")
+    assert doc["event"] == "invalid.event" and doc["outcome"] == "error" and doc["service"] == "backend"
+    assert doc["extra_service"] == "spoofed" and doc["token"] == "[REDACTED]"
+    assert "outcome 'denied'" in doc["schema_error"] and "event name" in doc["schema_error"]
+    ok = em.build("authz.denied", outcome="deny", request_id="r2")
+    assert "schema_error" not in ok and ok["category"] == "authorization" and ok["schema"] == "1"

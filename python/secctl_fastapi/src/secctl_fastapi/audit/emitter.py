@@ -40,8 +40,15 @@ class AuditEmitter:
               action: str | None = None, principal: str | None = None, tenant: str | None = None,
               source_ip: str | None = None, **extra: Any) -> dict[str, Any]:
         """The event as it will be stored: schema fields, then extras, all redacted."""
+        # Not strict: a caller's slip is flagged in `schema_error`, never a lost audit event or a 500.
+        clash = [k for k in ("service", "strict") if k in extra]  # the producer's identity is not the caller's to set
+        for k in clash:
+            extra[f"extra_{k}"] = extra.pop(k)
         doc = make_event(self.service, event, outcome=outcome, request_id=request_id, route=route, action=action,
-                         principal=principal, tenant=tenant, source_ip=source_ip, **extra)
+                         principal=principal, tenant=tenant, source_ip=source_ip, strict=False, **extra)
+        if clash:
+            note = "; ".join(f"extra field {k!r} would overwrite a schema field; kept as `extra_{k}`" for k in clash)
+            doc["schema_error"] = f"{doc['schema_error']}; {note}" if "schema_error" in doc else note
         return redact(doc)
 
     async def emit(self, event: str, *, fail_closed: bool | None = None, **fields: Any) -> dict[str, Any]:

@@ -85,12 +85,21 @@ def _cap(v: Any) -> Any:
 def make_event(service: str, event: str, *, outcome: str, request_id: str | None, route: str | None = None,
                action: str | None = None, principal: str | None = None, tenant: str | None = None,
                source_ip: str | None = None, message: str | None = None, event_id: str | None = None,
-               timestamp: str | None = None, **extra: Any) -> dict[str, Any]:
-    """Builds one schema-conforming event (not yet redacted)."""
+               timestamp: str | None = None, strict: bool = True, **extra: Any) -> dict[str, Any]:
+    """Builds one schema-conforming event (not yet redacted).
+
+    ``strict=False`` (the emitter's mode) never loses an event to a caller's slip: the bad value is
+    replaced, and ``schema_error`` says what was wrong.
+    """
+    slips: list[str] = []
     if outcome not in OUTCOMES:
-        raise SchemaError(f"outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
+        slips.append(f"outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
+        outcome = "error"
     if not event or not all(p.replace("_", "").isalnum() for p in event.split(".")):
-        raise SchemaError(f"event name {event!r} must be dotted words, e.g. `authz.denied`")
+        slips.append(f"event name {event!r} must be dotted words, e.g. `authz.denied`")
+        event = "invalid.event"
+    if slips and strict:
+        raise SchemaError("; ".join(slips))
     doc: dict[str, Any] = {
         "event_id": event_id or str(uuid.uuid4()),
         "@timestamp": timestamp or now_rfc3339(),
@@ -109,8 +118,13 @@ def make_event(service: str, event: str, *, outcome: str, request_id: str | None
     }
     for k, v in extra.items():
         if k in doc:
-            raise SchemaError(f"extra field {k!r} would overwrite a schema field")
+            if strict:
+                raise SchemaError(f"extra field {k!r} would overwrite a schema field")
+            slips.append(f"extra field {k!r} would overwrite a schema field; kept as `extra_{k}`")
+            k = f"extra_{k}"
         doc[k] = v
+    if slips:
+        doc["schema_error"] = "; ".join(slips)
     return {k: _cap(v) for k, v in doc.items()}
 
 
