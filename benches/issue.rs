@@ -34,7 +34,8 @@ fn main() {
     let path = dir.path().join("secctl.yaml");
     std::fs::write(&path, policy(services)).expect("write policy");
     let loaded = secctl::policy::load(&path).expect("policy loads");
-    let (s, _) = settings::from_policy(&loaded, None).expect("settings");
+    let valid = secctl::policy::check::validate(loaded).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+    let s = settings::from_policy(&valid, None).expect("the policy has a `ca` section");
     let certs = s.leaves.len();
     let hidden = indicatif::ProgressBar::hidden();
     println!("secctl issue benchmark: {services} services, {certs} leaf certificates, key {:?}, PKI dir on {}", s.algorithm, dir.path().display());

@@ -62,8 +62,9 @@ fn generated(text: String, tenants: usize, roles: usize) -> String {
     for i in 0..tenants {
         t.push_str(&format!("    - {{ id: t{i:03}, name: Tenant {i}, domains: [t{i:03}.example] }}\n"));
     }
-    t.push_str("  roles:\n    - { name: viewer, description: Read-only access }\n    - { name: ai-user, description: May call the AI endpoints }\n");
-    for i in 0..roles.saturating_sub(2) {
+    // Keep the roles the reference routes and clients use: `check` refuses dangling role names.
+    t.push_str("  roles:\n    - { name: viewer, description: Read-only access }\n    - { name: analyst, description: Analyst }\n    - { name: admin, description: Admin }\n    - { name: ai-user, description: May call the AI endpoints }\n");
+    for i in 0..roles.saturating_sub(4) {
         t.push_str(&format!("    - {{ name: gen-role-{i:02}, description: Generated role {i} }}\n"));
     }
     let start = text.find("  tenants:\n").unwrap();
@@ -74,9 +75,9 @@ fn generated(text: String, tenants: usize, roles: usize) -> String {
 fn run(path: &Path) -> (Duration, u64, u64, usize) {
     let t = Instant::now();
     let loaded = secctl::policy::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let id = loaded.policy.identity.as_ref().unwrap();
-    let want = desired::build(&loaded.policy, &loaded.base_dir).unwrap();
-    let admin = keycloak::connect(id, &loaded.base_dir).unwrap();
+    let valid = secctl::policy::check::validate(loaded).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+    let want = desired::build(&valid).unwrap();
+    let admin = keycloak::connect(&valid).expect("identity").unwrap();
     let actual = LiveReader(&admin).read(&want).unwrap();
     let p = plan::plan(&want, &actual, false);
     let report = apply::apply(&admin, &p, &indicatif::ProgressBar::hidden()).unwrap();

@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::diag::{self, Diagnostic};
+use crate::diag::{self, escape, Diagnostic};
 
 /// Output format for commands that report results.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -64,27 +64,29 @@ impl Reporter {
     }
 
     /// Writes a line of human output to stdout (suppressed in JSON mode, where stdout is the document).
+    /// Control and bidi characters (which policy values may carry) are shown escaped.
     pub fn line(&self, text: impl AsRef<str>) {
         if self.format == Format::Human {
-            let _ = writeln!(io::stdout().lock(), "{}", text.as_ref());
+            let _ = writeln!(io::stdout().lock(), "{}", escape::terminal(text.as_ref()));
         }
     }
 
-    /// Writes raw text to stdout regardless of format (rendered files, schemas, tokens).
+    /// Writes raw text to stdout regardless of format (rendered files, schemas, tokens, diffs): data
+    /// for a pipe or a file, written byte for byte (not escaped; see [`Reporter::line`]).
     pub fn raw(&self, text: impl AsRef<str>) {
         let _ = io::stdout().lock().write_all(text.as_ref().as_bytes());
     }
 
-    /// A status message on stderr (suppressed by --quiet).
+    /// A status message on stderr (suppressed by --quiet), control characters escaped.
     pub fn status(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(io::stderr().lock(), "{}", text.as_ref());
+            let _ = writeln!(io::stderr().lock(), "{}", escape::terminal(text.as_ref()));
         }
     }
 
-    /// An error on stderr: what failed, then (anyhow's chain) why.
+    /// An error on stderr: what failed, then (anyhow's chain) why; control characters escaped.
     pub fn error(&self, err: &anyhow::Error) {
-        let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+        let _ = writeln!(io::stderr().lock(), "error: {}", escape::terminal(&format!("{err:#}")));
     }
 
     /// Emits a JSON document on stdout.

@@ -33,13 +33,23 @@ pub fn random_serial() -> Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&b))
 }
 
-fn window(now: OffsetDateTime, days: u32, cap: Option<OffsetDateTime>) -> (OffsetDateTime, OffsetDateTime) {
-    let nb = now - BACKDATE;
-    let mut na = now + Duration::days(days.into());
-    if let Some(cap) = cap {
-        na = na.min(cap);
-    }
-    (nb.replace_nanosecond(0).unwrap_or(nb), na.replace_nanosecond(0).unwrap_or(na))
+/// The validity window `[now - BACKDATE, min(now + days, cap)]`, whole seconds.
+///
+/// Total: a window that would end after 9999-12-31 (the last date X.509 GeneralizedTime and the
+/// `time` crate can carry) is an error for an uncapped (root) window, and is cut to `cap` otherwise.
+pub fn window(now: OffsetDateTime, days: u32, cap: Option<OffsetDateTime>, what: &str) -> Result<(OffsetDateTime, OffsetDateTime)> {
+    let nb = now.checked_sub(BACKDATE).ok_or_else(|| anyhow!("the system clock ({now}) is out of range: fix the clock"))?;
+    let na = match (now.checked_add(Duration::days(days.into())), cap) {
+        (Some(end), Some(cap)) => end.min(cap),
+        (None, Some(cap)) => cap,
+        (Some(end), None) => end,
+        (None, None) => bail!(
+            "a {what} validity of {days} days from {} ends after 9999-12-31, the last date a certificate can carry: \
+             lower `ca.{what}_validity_days` in the policy (and run `secctl check`)",
+            super::index::fmt_time(now)
+        ),
+    };
+    Ok((nb.replace_nanosecond(0).unwrap_or(nb), na.replace_nanosecond(0).unwrap_or(na)))
 }
 
 fn dn(org: &str, cn: &str) -> DistinguishedName {
@@ -69,7 +79,7 @@ fn ca_cn(s: &Settings, what: &str, now: OffsetDateTime, serial: &SerialNumber) -
 pub fn make_root(s: &Settings, now: OffsetDateTime) -> Result<(KeyPair, rcgen::Certificate, CertificateParams)> {
     let key = keys::generate(s.algorithm)?;
     let serial = random_serial()?;
-    let (nb, na) = window(now, s.root_days, None);
+    let (nb, na) = window(now, s.root_days, None, "root")?;
     let cn = ca_cn(s, "Root CA", now, &serial);
     let mut p = base(serial, nb, na, dn(&s.organization, &cn));
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
@@ -82,7 +92,7 @@ pub fn make_root(s: &Settings, now: OffsetDateTime) -> Result<(KeyPair, rcgen::C
 pub fn make_intermediate(s: &Settings, now: OffsetDateTime, root: &Issuer<'_, KeyPair>, root_not_after: OffsetDateTime) -> Result<(KeyPair, rcgen::Certificate)> {
     let key = keys::generate(s.algorithm)?;
     let serial = random_serial()?;
-    let (nb, na) = window(now, s.intermediate_days, Some(root_not_after));
+    let (nb, na) = window(now, s.intermediate_days, Some(root_not_after), "intermediate")?;
     let cn = ca_cn(s, "Issuing CA", now, &serial);
     let mut p = base(serial, nb, na, dn(&s.organization, &cn));
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -101,7 +111,7 @@ pub fn make_intermediate(s: &Settings, now: OffsetDateTime, root: &Issuer<'_, Ke
 /// Leaf parameters: CN = service, O = organization, EKU by purpose, digitalSignature only
 /// (keyEncipherment on an EC key is an error per RFC 5480), SKI + AKI, CA:FALSE.
 pub fn leaf_params(s: &Settings, spec: &LeafSpec, now: OffsetDateTime, cap: OffsetDateTime) -> Result<CertificateParams> {
-    let (nb, na) = window(now, s.leaf_days, Some(cap));
+    let (nb, na) = window(now, s.leaf_days, Some(cap), "leaf")?;
     let mut p = base(random_serial()?, nb, na, dn(&s.organization, &spec.service));
     p.is_ca = IsCa::ExplicitNoCa;
     p.use_authority_key_identifier_extension = true;
@@ -179,4 +189,27 @@ pub fn load(dir: &Path, now: OffsetDateTime) -> Result<Authority> {
     }
     let issuer = Issuer::from_ca_cert_der(&int.der, key).map_err(|e| anyhow!("cannot use {} as an issuer: {e}", int_path.display()))?;
     Ok(Authority { int, int_pem, root, issuer })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn windows_past_year_9999_are_errors_or_capped_never_panics() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let err = window(now, u32::MAX, None, "root").unwrap_err().to_string();
+        assert!(err.contains("9999-12-31") && err.contains("ca.root_validity_days"), "{err}");
+        // 2026 + 3,000,000 days (year 10239) is past 9999 too: still an error, not a panic.
+        assert!(window(now, 3_000_000, None, "root").is_err());
+        // A capped window never outlives its cap, even when `now + days` is out of range.
+        let cap = datetime!(2030-01-01 0:00 UTC);
+        assert_eq!(window(now, u32::MAX, Some(cap), "leaf").unwrap().1, cap);
+        let (nb, na) = window(now, 10, None, "root").unwrap();
+        assert_eq!((nb, na), (now - BACKDATE, now + Duration::days(10)));
+        // The clock at the very end of time: the window is refused (or capped), never a panic.
+        let end = datetime!(9999-12-31 23:59:59 UTC);
+        assert!(window(end, 1, None, "root").is_err());
+    }
 }

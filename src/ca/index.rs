@@ -142,7 +142,28 @@ impl Index {
         if idx.version != VERSION {
             bail!("{} has inventory version {}, this secctl understands {VERSION}: use a matching secctl", path.display(), idx.version);
         }
+        idx.check_paths().with_context(|| format!("{} was edited by hand: restore it from your backup", path.display()))?;
         Ok(idx)
+    }
+
+    /// Serials and CA directories become file paths (`ca/crls/<serial>.pem`, `<dir>/root.crt`):
+    /// a hand-edited inventory must not point them outside the PKI directory.
+    fn check_paths(&self) -> Result<()> {
+        let serial_ok = |s: &str| !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+        for s in self.cas.iter().map(|c| (&c.serial, &c.issuer_serial)).flat_map(|(a, b)| [a, b]).chain(self.certs.iter().flat_map(|c| [&c.serial, &c.issuer_serial])) {
+            if !serial_ok(s) {
+                bail!("the serial {s:?} is not hexadecimal with colons");
+            }
+        }
+        for c in &self.cas {
+            let ok = c.dir == "ca"
+                || c.dir == super::rotate::NEXT
+                || c.dir.strip_prefix("ca/retired/").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ok {
+                bail!("the CA directory {:?} is not `ca`, `ca/next` or `ca/retired/<serial>`", c.dir);
+            }
+        }
+        Ok(())
     }
 
     /// Writes the index atomically.
@@ -200,4 +221,23 @@ pub fn fmt_time(t: OffsetDateTime) -> String {
 /// Parses an RFC 3339 time.
 pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_edited_inventory_cannot_point_outside_the_pki_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("index.json");
+        let ok = r#"{"version":1,"cas":[{"level":"root","serial":"0a:1b","subject":"s","not_before":"t","not_after":"t","sha256":"h","issuer_serial":"0a:1b","state":"active","dir":"ca"}],"certs":[]}"#;
+        std::fs::write(&p, ok).unwrap();
+        Index::load(&p).unwrap();
+        for (from, to) in [(r#""dir":"ca""#, r#""dir":"../../etc""#), (r#""dir":"ca""#, r#""dir":"ca/retired/../../x""#), (r#""serial":"0a:1b""#, r#""serial":"../../x""#)] {
+            std::fs::write(&p, ok.replace(from, to)).unwrap();
+            let e = format!("{:#}", Index::load(&p).unwrap_err());
+            assert!(e.contains("edited by hand") && e.contains("backup"), "{e}");
+        }
+    }
 }

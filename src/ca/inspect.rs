@@ -129,7 +129,8 @@ pub fn render(d: &Dump) -> String {
         }
         let mut line = |k: &str, v: String| {
             if !v.is_empty() {
-                out.push_str(&format!("{k:<20} {v}\n"));
+                // Certificate fields are foreign input: a CN may carry an ESC sequence.
+                out.push_str(&format!("{k:<20} {}\n", crate::diag::escape::terminal(&v)));
             }
         };
         line("Subject", c.subject.clone());
@@ -150,11 +151,30 @@ pub fn render(d: &Dump) -> String {
     for c in &d.crls {
         out.push_str(&format!(
             "\nCRL of {}\n  this update {}, next update {}\n  revoked: {}\n",
-            c.issuer,
+            crate::diag::escape::terminal(&c.issuer),
             c.this_update,
             c.next_update.as_deref().unwrap_or("-"),
             if c.revoked.is_empty() { "none".to_string() } else { c.revoked.join(", ") }
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_a_foreign_certificate_are_shown_escaped() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["ok.example".to_string()]).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, "evil\u{1b}[2K\u{1b}]0;t\u{7}\u{202e}name");
+        let cert = p.self_signed(&key).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.pem");
+        std::fs::write(&f, cert.pem()).unwrap();
+        let out = render(&dump(&f).unwrap());
+        assert!(!out.chars().any(crate::diag::escape::is_unsafe), "{out:?}");
+        assert!(out.contains("evil\\u{1b}[2K"), "{out}");
+    }
 }

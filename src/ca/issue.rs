@@ -69,8 +69,39 @@ pub fn root_key_loader(s: &Settings) -> impl FnMut(&Path) -> Result<KeyPair> + '
     }
 }
 
-/// Creates the CA when the directory has none. Returns whether it did.
-pub fn ensure_ca(store: &mut Store, s: &Settings, now: OffsetDateTime) -> Result<bool> {
+/// What a run needs that can refuse it, gathered before the first write: the root passphrase
+/// (read only when the CA must be created) and a root validity that fits in a certificate.
+pub struct Prepared {
+    /// The passphrase for a new root key (`None`: no CA to create, or the root key stays unencrypted).
+    pub root_pass: Option<store::Pass>,
+}
+
+/// Checks everything a run can refuse on before it touches the PKI directory, so a refused run
+/// writes nothing (no directory, no lock, no key).
+pub fn prepare(s: &Settings, now: OffsetDateTime) -> Result<Prepared> {
+    authority::window(now, s.root_days, None, "root")?;
+    let pki = &s.pki_dir;
+    let norm = |p: &Path| p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect::<std::path::PathBuf>();
+    if norm(pki).as_os_str().is_empty() || norm(pki) == norm(&s.base_dir) {
+        bail!(
+            "the PKI directory resolves to the policy's own directory ({}): set `ca.pki_dir` to a directory of its own, such as `pki` (or pass --pki-dir)",
+            if pki.as_os_str().is_empty() { Path::new(".") } else { pki }.display()
+        );
+    }
+    if pki.exists() && !pki.is_dir() {
+        bail!("the PKI path {} exists and is not a directory: move it away or set `ca.pki_dir` (or --pki-dir)", pki.display());
+    }
+    let needs_ca = !super::layout::Layout::new(pki).ca_dir().exists();
+    let root_pass = match &s.root_passphrase {
+        Some(src) if needs_ca => Some(passphrase::read(src, &s.base_dir, true)?),
+        _ => None,
+    };
+    Ok(Prepared { root_pass })
+}
+
+/// Creates the CA when the directory has none. Returns whether it did. `prep` comes from
+/// [`prepare`], called before the store was opened.
+pub fn ensure_ca(store: &mut Store, s: &Settings, prep: &Prepared, now: OffsetDateTime) -> Result<bool> {
     if store.has_ca() {
         return Ok(false);
     }
@@ -83,11 +114,17 @@ pub fn ensure_ca(store: &mut Store, s: &Settings, now: OffsetDateTime) -> Result
             store.layout.root.display()
         );
     }
-    let pass = match &s.root_passphrase {
-        Some(src) => Some(passphrase::read(src, &s.base_dir, true)?),
-        None => None,
+    // Another run may have removed the CA between `prepare` and the lock: read the passphrase now.
+    let late;
+    let pass = match (&prep.root_pass, &s.root_passphrase) {
+        (Some(p), _) => Some(p),
+        (None, Some(src)) => {
+            late = passphrase::read(src, &s.base_dir, true)?;
+            Some(&late)
+        }
+        (None, None) => None,
     };
-    store.init_ca(s, pass.as_deref().map(|p| p.as_slice()), now)?;
+    store.init_ca(s, pass.map(|p| p.as_slice()), now)?;
     Ok(true)
 }
 
@@ -130,9 +167,10 @@ pub fn trusted_intermediates(store: &Store) -> Result<Vec<CertInfo>> {
 /// Issues what the policy needs. `progress` is ticked once per certificate.
 pub fn run(s: &Settings, opts: &Options, progress: &indicatif::ProgressBar) -> Result<Report> {
     let now = OffsetDateTime::now_utc();
+    let prep = prepare(s, now)?;
     let mut store = Store::open(&s.pki_dir, true)?;
     let mut report = Report { recovered: std::mem::take(&mut store.notes), ..Default::default() };
-    report.ca_created = ensure_ca(&mut store, s, now)?;
+    report.ca_created = ensure_ca(&mut store, s, &prep, now)?;
     let auth = authority::load(&store.layout.ca_dir(), now)?;
     check_intermediate_constraints(s, &auth.int, &store.layout.int_crt())?;
     let trusted = trusted_intermediates(&store)?;
@@ -169,7 +207,11 @@ pub fn run(s: &Settings, opts: &Options, progress: &indicatif::ProgressBar) -> R
     for (spec, a, reason) in todo {
         progress.inc(1);
         let (cert, action, why) = match reason {
-            None => (a.cert.expect("an ok cert was read"), "kept", "ok".to_string()),
+            None => match a.cert {
+                Some(cert) => (cert, "kept", "ok".to_string()),
+                // `assess` reads the cert for every Ok state; reaching this is a secctl bug, not bad input.
+                None => bail!("{}/{}: assessed as valid but its certificate was not read (a secctl bug; run with --force)", spec.service, spec.purpose),
+            },
             Some(why) => (issue_one(&store, s, &auth, spec, now)?, "issued", why),
         };
         if action == "issued" {
@@ -191,6 +233,7 @@ pub fn run(s: &Settings, opts: &Options, progress: &indicatif::ProgressBar) -> R
     let mut root_key = root_key_loader(s);
     report.crls = store.refresh_crls(now, &mut root_key)?;
     store.write_derived()?;
+    store.keep();
     Ok(report)
 }
 

@@ -8,42 +8,34 @@ use anyhow::{anyhow, bail, Context, Result};
 use zeroize::Zeroizing;
 
 use crate::policy::model::SecretRef;
+use crate::policy::secret::SecretError;
 
 /// Minimum passphrase length accepted when a new root key is encrypted.
 pub const MIN_LEN: usize = 12;
 
-/// Reads the passphrase. `confirm` asks twice on a prompt (when creating a key).
+/// Reads the passphrase. `confirm` (when creating a key) asks twice on a prompt, and refuses a
+/// passphrase shorter than [`MIN_LEN`] from any source.
 pub fn read(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
-    if let Some(var) = &source.env {
-        if let Some(v) = std::env::var_os(&var.value) {
-            use std::os::unix::ffi::OsStringExt;
-            let v = Zeroizing::new(v.into_vec());
-            if v.is_empty() {
-                bail!("the root-key passphrase variable {} is empty (policy line {})", var.value, var.span.line);
+    let v = read_any(source, base_dir, confirm)?;
+    if confirm && v.len() < MIN_LEN {
+        bail!("the root-key passphrase is shorter than {MIN_LEN} characters: use a longer one (a new root key is encrypted with it)");
+    }
+    Ok(v)
+}
+
+fn read_any(source: &SecretRef, base_dir: &Path, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
+    // One secret reader for every command (policy::secret): env or file, file-mode checked.
+    // Only an unset variable on a terminal falls back to the prompt.
+    if source.env.is_some() || source.file.is_some() {
+        match crate::policy::secret::resolve_bytes(source, base_dir, "ca.root_passphrase") {
+            Ok(v) => return Ok(v),
+            Err(SecretError::EnvUnset { var, .. }) if !std::io::stdin().is_terminal() => {
+                let line = source.env.as_ref().map(|e| e.span.line).unwrap_or_default();
+                bail!("the root key is encrypted and {var} is not set (ca.root_passphrase.env, policy line {line}): export it, or run on a terminal to be prompted");
             }
-            return Ok(v);
+            Err(SecretError::EnvUnset { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "the root key is encrypted and {} is not set (ca.root_passphrase.env, policy line {}): export it, or run on a terminal to be prompted",
-                var.value,
-                var.span.line
-            );
-        }
-    } else if let Some(file) = &source.file {
-        let p = base_dir.join(&file.value);
-        let mut v = Zeroizing::new(
-            std::fs::read(&p).with_context(|| format!("cannot read the root-key passphrase file {} (ca.root_passphrase.file, policy line {})", p.display(), file.span.line))?,
-        );
-        while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            v.pop();
-        }
-        if v.is_empty() {
-            bail!("the root-key passphrase file {} is empty", p.display());
-        }
-        return Ok(v);
-    } else if source.value.is_some() {
-        bail!("`ca.root_passphrase.value` is an inline secret and is never used: reference an env var or a file instead");
     }
     let first = prompt("Root key passphrase: ")?;
     if confirm {

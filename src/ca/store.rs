@@ -32,7 +32,78 @@ pub struct Store {
     pub index: Index,
     /// What recovery did on open (for the user).
     pub notes: Vec<String>,
+    // Declared before the lock so that an unsuccessful run removes what it created while it
+    // still holds the lock (fields drop in declaration order).
+    created: Created,
     _lock: fs::File,
+}
+
+/// What [`Store::open`] created (the PKI directory, or only its lock file), removed again when the
+/// store is dropped without [`Store::keep`]: on an error or a panic (unwinding runs `Drop`), a run
+/// leaves no directory, key or lock behind. Only what this process created is ever removed.
+struct Created {
+    /// The topmost directory this open created (it may have created parents of the PKI dir too).
+    dir: Option<PathBuf>,
+    /// The lock file, when the directory existed but the lock did not.
+    lock: Option<PathBuf>,
+    keep: bool,
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if let Some(d) = &self.dir {
+            let _ = fs::remove_dir_all(d);
+        } else if let Some(l) = &self.lock {
+            let _ = fs::remove_file(l);
+        }
+    }
+}
+
+/// The first directory `create_dir_all(dir)` would create, if any.
+fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut top = None;
+    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if a.exists() {
+            break;
+        }
+        top = Some(a.to_path_buf());
+    }
+    top
+}
+
+/// Opens and locks `path`, creating it when missing. Because an unsuccessful first run deletes the
+/// lock file it created, a waiter may end up holding a lock on an unlinked file: it then retries on
+/// the file now at `path`, so two writers never both believe they hold the lock.
+fn lock_file(path: &Path) -> Result<(fs::File, bool)> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let existed = path.exists();
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        if f.try_lock().is_err() {
+            f.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        let held = f.metadata().with_context(|| format!("cannot stat {}", path.display()))?;
+        match fs::metadata(path) {
+            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => return Ok((f, !existed)),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // The previous holder gave up and removed its fresh directory: start over as if new.
+                if path.parent().is_some_and(|d| !d.exists()) {
+                    bail!("the PKI directory {} was removed while waiting for its lock: run the command again", path.parent().unwrap_or(path).display());
+                }
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+        }
+    }
 }
 
 /// Supplies the root key when a root-signed CRL or certificate must be made.
@@ -41,25 +112,30 @@ pub type RootKeyFn<'a> = dyn FnMut(&Path) -> Result<KeyPair> + 'a;
 impl Store {
     /// Opens (and with `create`, creates) the PKI directory, takes the writer lock and recovers from interrupted runs.
     pub fn open(dir: &Path, create: bool) -> Result<Store> {
+        let mut created_dir = None;
         if !dir.exists() {
             if !create {
                 bail!("there is no PKI directory at {}: run `secctl certs issue` (or `secctl certs init`) first, or pass --pki-dir", dir.display());
             }
+            created_dir = first_missing(dir);
             fs::create_dir_all(dir).with_context(|| format!("cannot create the PKI directory {}", dir.display()))?;
         }
+        // From here on, a failure removes what was created (see `Created`).
+        let mut created = Created { dir: created_dir, lock: None, keep: false };
         let layout = Layout::new(dir);
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(layout.lock())
-            .with_context(|| format!("cannot open the lock file {}", layout.lock().display()))?;
-        if lock.try_lock().is_err() {
-            lock.lock().with_context(|| format!("cannot lock {}", layout.lock().display()))?;
+        let (lock, new_lock) = lock_file(&layout.lock())?;
+        if new_lock {
+            created.lock = Some(layout.lock());
         }
-        let mut store = Store { index: Index::load(&layout.index())?, layout, notes: Vec::new(), _lock: lock };
+        let mut store = Store { index: Index::load(&layout.index())?, layout, notes: Vec::new(), created, _lock: lock };
         store.recover()?;
         Ok(store)
+    }
+
+    /// Marks the run as successful: what opening created stays. Without this, dropping the store
+    /// (an error or a panic) removes a PKI directory or lock file that this open created.
+    pub fn keep(&mut self) {
+        self.created.keep = true;
     }
 
     /// Whether a CA exists in this directory.
@@ -360,10 +436,16 @@ fn write_unsynced(path: &Path, bytes: &[u8], mode: u32, new: bool) -> Result<()>
 }
 
 /// Test hook: `SECCTL_CRASH_AT=<point>` makes the process abort (like `kill -9`) at that point, so the
-/// integration tests can prove recovery. Unset in normal use; it never changes what is written.
+/// integration tests can prove recovery; `SECCTL_CRASH_AT=panic:<point>` panics there instead, so they
+/// can prove that unwinding removes what an unsuccessful run created. Unset in normal use; it never
+/// changes what is written.
 pub fn crash_point(name: &str) {
-    if std::env::var_os("SECCTL_CRASH_AT").is_some_and(|v| v == name) {
+    let Some(v) = std::env::var_os("SECCTL_CRASH_AT") else { return };
+    if v == name {
         std::process::abort();
+    }
+    if v.to_str().and_then(|v| v.strip_prefix("panic:")) == Some(name) {
+        panic!("SECCTL_CRASH_AT: panic at {name}");
     }
 }
 

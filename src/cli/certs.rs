@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::ca::{self, settings::Settings};
-use crate::diag::Severity;
 use crate::exit::{Fail, Outcome};
 use crate::report::{Format, Reporter};
 
@@ -131,18 +130,17 @@ impl Command {
 fn settings(policy: &PolicyArg, pki: &PkiArg, reporter: &Reporter) -> Result<Settings, Outcome> {
     // `certs` defers to `secctl check` like every command that acts on a policy.
     let valid = super::load_checked_policy(&policy.policy, reporter, "nothing was issued")?;
-    let loaded = valid.loaded();
-    match ca::settings::from_policy(loaded, pki.pki_dir.as_deref()) {
-        Ok((s, warnings)) => {
-            if !warnings.is_empty() && reporter.format == Format::Human {
-                reporter.diagnostics(&warnings, Some(&loaded.source.text));
-            }
-            Ok(s)
-        }
-        Err(diags) => {
-            reporter.diagnostics(&diags, Some(&loaded.source.text));
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-            reporter.status(format!("{}: {errors} error(s); nothing was issued", loaded.source.name));
+    if reporter.format == Format::Human && !valid.warnings().is_empty() {
+        reporter.diagnostics(valid.warnings(), Some(&valid.source().text));
+    }
+    match ca::settings::from_policy(&valid, pki.pki_dir.as_deref()) {
+        Some(s) => Ok(s),
+        None => {
+            // A valid policy may have no CA; `certs` then has nothing to run.
+            let d = crate::diag::Diagnostic::error("missing-key", &valid.source().name, crate::policy::Span::UNKNOWN, "ca", "the policy has no `ca` section, so there is no CA to run")
+                .with_hint("add a `ca:` section with `trust_domain` and `name_constraints` (see docs/ca.md)");
+            reporter.diagnostics(&[d], Some(&valid.source().text));
+            reporter.status(format!("{}: nothing was issued", valid.source().name));
             Err(Outcome::Invalid)
         }
     }
@@ -170,9 +168,13 @@ pub fn run(cmd: Command, reporter: &Reporter) -> Result<Outcome> {
         }
         Command::Init { policy, pki } => {
             let s = load!(&policy, &pki, reporter);
+            let now = time::OffsetDateTime::now_utc();
+            let prep = ca::issue::prepare(&s, now).map_err(Fail::invalid)?;
             let mut store = ca::store::Store::open(&s.pki_dir, true).map_err(Fail::invalid)?;
             notes(reporter, &store.notes);
-            if ca::issue::ensure_ca(&mut store, &s, time::OffsetDateTime::now_utc()).map_err(Fail::invalid)? {
+            let created = ca::issue::ensure_ca(&mut store, &s, &prep, now).map_err(Fail::invalid)?;
+            store.keep();
+            if created {
                 git_warning(&s, reporter);
                 reporter.line(format!("created the root and intermediate CA in {}", store.layout.ca_dir().display()));
             } else {

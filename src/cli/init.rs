@@ -23,10 +23,11 @@ pub struct Args {
     force: bool,
 }
 
-/// Runs `secctl init`: 0 on success, 2 when the policy exists (without --force).
+/// Runs `secctl init`: 0 on success, 2 when the policy exists (without --force) or a file is in the
+/// way, 3 when a write failed (nothing is left behind either way).
 pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
     let report = init(&args.dir, args.preset, args.force).map_err(|e| match e.downcast_ref::<InitError>() {
-        Some(InitError::PolicyExists(_)) => Fail::invalid(e),
+        Some(InitError::PolicyExists(_) | InitError::Blocked(_)) => Fail::invalid(e),
         None => Fail::unevaluated(e),
     })?;
     for p in &report.written {

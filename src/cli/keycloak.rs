@@ -83,10 +83,12 @@ fn load(path: &Path, reporter: &Reporter) -> Result<ValidPolicy> {
 /// Loads, validates, logs in and plans.
 fn plan_for(path: &Path, prune: bool, reporter: &Reporter) -> Result<(ValidPolicy, keycloak::http::Admin, Plan)> {
     let valid = load(path, reporter)?;
-    let loaded = valid.loaded();
-    let id = loaded.policy.identity.as_ref().ok_or_else(|| Fail::invalid(anyhow!("{}: no `identity` section; nothing to provision", path.display())))?;
-    let want = desired::build(&loaded.policy, &loaded.base_dir).map_err(Fail::invalid)?;
-    let admin = keycloak::connect(id, &loaded.base_dir)?;
+    let no_identity = || Fail::invalid(anyhow!("{}: no `identity` section; nothing to provision", path.display()));
+    if valid.policy().identity.is_none() {
+        return Err(no_identity());
+    }
+    let want = desired::build(&valid).map_err(Fail::invalid)?;
+    let admin = keycloak::connect(&valid).ok_or_else(no_identity)??;
     let actual = LiveReader(&admin).read(&want)?;
     let p = plan::plan(&want, &actual, prune);
     Ok((valid, admin, p))
@@ -124,14 +126,12 @@ pub fn run(cmd: Command, reporter: &Reporter) -> Result<Outcome> {
         }
         Command::Token { policy, user, client } => {
             let valid = load(&policy.policy, reporter)?;
-            let loaded = valid.loaded();
-            let id = loaded.policy.identity.as_ref().ok_or_else(|| Fail::invalid(anyhow!("no `identity` section in the policy")))?;
             let subject = match (&user, &client) {
                 (Some(u), c) => token::Subject::User { username: u, client: c.as_deref() },
                 (None, Some(c)) => token::Subject::Client(c),
                 (None, None) => return Err(Fail::invalid(anyhow!("give --user USER (a fixture user) or --client CLIENT_ID (a service client)"))),
             };
-            let t = token::fetch(id, &loaded.base_dir, subject)?;
+            let t = token::fetch(&valid, subject)?;
             reporter.raw(format!("{t}\n"));
             Ok(Outcome::Ok)
         }

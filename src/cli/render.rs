@@ -67,12 +67,35 @@ pub fn run(args: Args, reporter: &Reporter) -> Result<Outcome> {
         ));
         return Ok(Outcome::Findings);
     }
+    redis_secrets_preflight(&valid).map_err(Fail::invalid)?;
     write::write(&args.out, &files).map_err(Fail::invalid)?;
     reporter.status(format!("rendered {} files into {}", files.len(), args.out.display()));
     // Redis passwords are per install, so they live outside the committed tree: create the
     // missing ones (0600, never overwritten) and the loadable ACL file with their hashes.
-    if let Some(p) = crate::render::redis::provision_secrets(valid.loaded()).map_err(Fail::invalid)? {
+    if let Some(p) = crate::render::redis::provision_secrets(&valid).map_err(Fail::invalid)? {
         reporter.status(format!("redis secrets in {}: {} created, {} kept", p.dir.display(), p.created.len(), p.kept.len()));
     }
     Ok(Outcome::Ok)
+}
+
+/// What can refuse the Redis-secrets step after the tree is written, decided before it: a refused
+/// render writes nothing (existing password files must be usable, the directory must be one).
+fn redis_secrets_preflight(valid: &crate::policy::ValidPolicy) -> Result<()> {
+    use crate::render::redis::{acl, secrets};
+    let Some(plan) = acl::plan(valid) else { return Ok(()) };
+    let dir = secrets::host_dir(valid.loaded());
+    // The directory, or the nearest part of its path that exists, must be a directory.
+    if let Some(a) = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists())
+        && !a.as_os_str().is_empty()
+        && !a.is_dir()
+    {
+        anyhow::bail!("{} is not a directory, so the Redis secrets directory {} cannot be created: move it away or set `redis.secrets_dir`; nothing was rendered", a.display(), dir.display());
+    }
+    for u in &plan.users {
+        let path = dir.join(secrets::password_file(&u.name));
+        if path.exists() {
+            secrets::read_password(&path).map_err(|e| e.context("nothing was rendered"))?;
+        }
+    }
+    Ok(())
 }

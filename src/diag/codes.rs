@@ -55,6 +55,22 @@ pub const CODES: &[(&str, &str)] = &[
     ("audit-worker-invalid", "`audit.worker` is not a worker service, or no single worker can ship audit events."),
     ("name-constraint-invalid", "A CA name constraint that is not a DNS subtree or CIDR range."),
     ("invalid-address", "A host, IP or URL that cannot be parsed."),
+    // Issue 8: one judge. Every value that reaches an output is a validated type.
+    ("name-invalid", "A service, project, realm, client, role, tenant or user name outside its grammar."),
+    ("path-invalid", "A deploy path, local directory or secret file path outside its grammar."),
+    ("env-name-invalid", "A secret's environment variable name outside `[A-Z_][A-Z0-9_]*`."),
+    ("origin-invalid", "A CORS origin that is not an exact `scheme://host[:port]`, or `*`."),
+    ("header-invalid", "A header name, header value or CORS method outside its grammar."),
+    ("size-invalid", "A size that is not `<n>[k|m|g]`."),
+    ("waf-value-invalid", "A WAF method, media type or exclusion argument outside its grammar, or too many exclusions."),
+    ("waf-rule-invalid", "A custom WAF rule that is not one `SecRule`/`SecAction` line."),
+    ("route-listener-missing", "An internal route without `edge.internal_listen`."),
+    ("upstream-unreachable", "A route upstream or gateway the gateway cannot dial or listen on."),
+    ("backend-client-missing", "An `identity` without a `backend` client (no token audience)."),
+    ("ca-setting-invalid", "A CA trust domain or organization outside its grammar."),
+    ("ca-validity-invalid", "A CA validity of 0 days, past the year 9999, or a window that never settles."),
+    ("name-constraints-empty", "The CA has no name constraints."),
+    ("service-address-missing", "A service that needs a server certificate has no DNS name or IP."),
     // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
     ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
     ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
@@ -68,6 +84,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("compose-network-not-internal", "A Compose network other than the edge is not `internal: true`."),
     ("compose-unexpected-network", "A Compose service is on a network its flows do not need."),
     ("compose-missing-hardening", "A Compose service lacks a required hardening setting."),
+    // Loading, robustness pass of issue 8 (docs/diagnostics/loading.md).
+    ("yaml-unsupported-tag", "A YAML tag (`!vault`, `!!python/...`, a custom `!tag`) the policy format does not have."),
 ];
 
 /// The summary of a code, if it is registered.

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::secret;
-use crate::policy::model::{ClientKind, Events, Identity, PasswordPolicy, Policy, TenancyModel, Tokens, BruteForce};
+use crate::policy::model::{ClientKind, Events, Identity, PasswordPolicy, TenancyModel, Tokens, BruteForce};
 
 /// Attribute that marks objects secctl created (clients, roles, organizations, the realm).
 pub const MARKER: &str = "secctl.managed";
@@ -123,8 +123,10 @@ pub fn password_policy(p: &PasswordPolicy) -> String {
     parts.join(" and ")
 }
 
-/// Builds the desired state; reads the client secrets and fixture passwords the policy names.
-pub fn build(policy: &Policy, base_dir: &Path) -> Result<Desired> {
+/// Builds the desired state from a policy `check` accepted; reads the client secrets and
+/// fixture passwords the policy names.
+pub fn build(valid: &crate::policy::ValidPolicy) -> Result<Desired> {
+    let (policy, base_dir) = (valid.policy(), valid.base_dir());
     let id = policy.identity.as_ref().context("the policy has no `identity` section; nothing to provision in Keycloak")?;
     let env = policy.project.environment.value;
     let organizations = id.tenancy_model() == TenancyModel::Organizations;

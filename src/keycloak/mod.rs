@@ -21,18 +21,26 @@ pub mod token;
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::exit::Fail;
 use crate::policy::model::{AdminGrant, Identity};
+use crate::policy::ValidPolicy;
 use http::{Admin, Grant, Login};
 
-/// Logs in to the admin API with the credentials `identity.admin` names.
-pub fn connect(id: &Identity, base_dir: &Path) -> Result<Admin> {
+/// Logs in to the admin API with the credentials `identity.admin` names (`None`: the policy
+/// has no `identity`).
+pub fn connect(valid: &ValidPolicy) -> Option<Result<Admin>> {
+    let id = valid.policy().identity.as_ref()?;
+    Some(login(id, valid.base_dir()))
+}
+
+fn login(id: &Identity, base_dir: &Path) -> Result<Admin> {
     let a = &id.admin;
+    // `check` proved the grant's references exist and are well formed (secret-ref-invalid,
+    // env-name-invalid); what is left is reading them.
     let need = |r: &Option<crate::policy::model::SecretRef>, what: &str| -> Result<zeroize::Zeroizing<String>> {
-        let r = r.as_ref().ok_or_else(|| Fail::invalid(anyhow!("identity.admin.{what} is required for the {:?} grant", a.grant.value)))?;
-        secret::resolve(r, base_dir, &format!("identity.admin.{what}")).map_err(Fail::invalid)
+        secret::resolve(&r.clone().unwrap_or_default(), base_dir, &format!("identity.admin.{what}")).map_err(Fail::invalid)
     };
     let grant = match a.grant.value {
         AdminGrant::Password => Grant::Password { username: need(&a.username, "username")?, password: need(&a.password, "password")? },
@@ -43,10 +51,8 @@ pub fn connect(id: &Identity, base_dir: &Path) -> Result<Admin> {
         .as_ref()
         .map(|p| std::fs::read(base_dir.join(&p.value)).with_context(|| format!("cannot read identity.admin.ca_bundle {}", p.value)).map_err(Fail::invalid))
         .transpose()?;
+    // An http(s) URL without credentials: judged by `check` (invalid-address, inline-secret).
     let base = id.url.value.trim_end_matches('/').to_string();
-    if !(base.starts_with("https://") || base.starts_with("http://")) {
-        return Err(Fail::invalid(anyhow!("identity.url `{base}` must start with https:// (or http:// for a local dev Keycloak)")));
-    }
     Admin::connect(Login { base, realm: id.admin_realm().to_string(), client_id: id.admin_client_id().to_string(), grant, ca_bundle })
 }
 

@@ -17,6 +17,8 @@ fn loaded(dir: &Path, edit: impl Fn(String) -> String) -> LoadedPolicy {
     let mut text = LOCAL.to_string();
     for var in ["KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD", "SECCTL_AI_CLIENT_SECRET", "SECCTL_WORKER_CLIENT_SECRET", "SECCTL_TEST_PASSWORD"] {
         std::fs::write(dir.join(var), format!("{var}-Value-1!\n")).unwrap();
+        // Secret files must be private (policy::secret refuses group/other access).
+        std::fs::set_permissions(dir.join(var), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         text = text.replace(&format!("env: {var}"), &format!("file: {var}"));
     }
     let path = dir.join("policy.yaml");
@@ -25,7 +27,7 @@ fn loaded(dir: &Path, edit: impl Fn(String) -> String) -> LoadedPolicy {
 }
 
 fn desired_of(l: &LoadedPolicy) -> Desired {
-    desired::build(&l.policy, &l.base_dir).unwrap()
+    desired::build(&crate::policy::ValidPolicy::assume_valid(l.clone())).unwrap()
 }
 
 fn plan_on(fake: &FakeKeycloak, d: &Desired, prune: bool) -> Plan {

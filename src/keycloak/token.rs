@@ -1,7 +1,6 @@
 //! Tokens for verification: a fixture user's password-grant token, or a service client's
 //! client-credentials token. Passwords and secrets come from the policy's `SecretRef`s.
 
-use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -24,8 +23,10 @@ pub enum Subject<'a> {
     Client(&'a str),
 }
 
-/// Fetches an access token from the realm's token endpoint.
-pub fn fetch(id: &Identity, base_dir: &Path, subject: Subject<'_>) -> Result<String> {
+/// Fetches an access token from the realm's token endpoint, for a policy `check` accepted.
+pub fn fetch(valid: &crate::policy::ValidPolicy, subject: Subject<'_>) -> Result<String> {
+    let base_dir = valid.base_dir();
+    let id: &Identity = valid.policy().identity.as_ref().ok_or_else(|| Fail::invalid(anyhow!("the policy has no `identity` section; add one to get tokens")))?;
     let ca = id.admin.ca_bundle.as_ref().map(|p| std::fs::read(base_dir.join(&p.value)).with_context(|| format!("cannot read identity.admin.ca_bundle {}", p.value))).transpose()?;
     let http = http_client(ca.as_deref())?;
     let url = format!("{}/realms/{}/protocol/openid-connect/token", id.url.value.trim_end_matches('/'), id.realm.value);

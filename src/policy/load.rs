@@ -49,12 +49,35 @@ impl std::fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// Parser options: duplicate keys are errors, YAML 1.1 booleans (`yes`, `on`) are rejected,
-/// and a budget bounds hostile input.
+/// a budget bounds hostile input, and tags the policy format does not have (`!vault`,
+/// `!!python/object/new:...`, any custom `!tag`) are refused instead of silently dropped: a value
+/// someone tagged means something to some other tool, never to secctl. The standard YAML tags
+/// (`!!str`, `!!int`, ...) keep their meaning.
 pub(crate) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        reject_unsupported_tags: true,
+        reject_tagged_field_names: true,
     }
+}
+
+/// YAML line breaks are LF, CRLF and a lone CR (classic Mac). Lines are counted on LF only
+/// elsewhere (snippets, positions, the empty-file check), so a lone CR becomes LF here: same
+/// length, so every byte offset stays valid, and the file reads as YAML reads it.
+fn normalize_line_breaks(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let b = text.as_bytes();
+    let mut out = text.clone().into_bytes();
+    for i in 0..b.len() {
+        if b[i] == b'\r' && b.get(i + 1) != Some(&b'\n') {
+            out[i] = b'\n';
+        }
+    }
+    // Only ASCII CR bytes were replaced by ASCII LF bytes: still UTF-8.
+    String::from_utf8(out).unwrap_or(text)
 }
 
 /// Loads and parses a policy file.
@@ -90,7 +113,7 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<(Policy, Source), LoadErr
             });
         }
     };
-    let source = Source { name: name.to_string(), text };
+    let source = Source { name: name.to_string(), text: normalize_line_breaks(text) };
     if source.text.trim().is_empty() || source.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(LoadError {
             diagnostics: vec![Diagnostic::error("file-empty", name, Span { line: 1, col: 1, offset: Some(0), len: Some(0) }, "", "the policy file is empty")
@@ -138,9 +161,25 @@ fn saphyr_error(name: &str, e: &serde_saphyr::Error, text: &str) -> Diagnostic {
     let span = e.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
     let raw = e.without_snippet().to_string();
     let mut msg = clean_message(&raw);
-    let code = if msg.contains("duplicate") { "yaml-duplicate-key" } else { "yaml-syntax" };
+    let tagged = matches!(e.without_snippet(), serde_saphyr::Error::UnsupportedTag { .. } | serde_saphyr::Error::TaggedStructFieldName { .. });
+    let code = if tagged {
+        "yaml-unsupported-tag"
+    } else if msg.contains("duplicate") {
+        "yaml-duplicate-key"
+    } else {
+        "yaml-syntax"
+    };
     // Library wording that means nothing to a policy author.
-    let special = if msg.contains("multiple YAML documents") {
+    // The parser places the error on the tagged value; point at the tag itself when it is written
+    // just before (the tag is what to remove).
+    let span = match e.without_snippet() {
+        serde_saphyr::Error::UnsupportedTag { tag, .. } | serde_saphyr::Error::TaggedStructFieldName { tag, .. } => tag_span(text, span, tag).unwrap_or(span),
+        _ => span,
+    };
+    let special = if tagged {
+        msg = format!("{msg}: secctl policies use no YAML tags, and a tagged value would be read without its tag");
+        Some("remove the tag; a secret belongs in an `env:` or `file:` reference, not in a tagged value (e.g. `!vault`)")
+    } else if msg.contains("multiple YAML documents") {
         msg = "the file holds more than one YAML document (`---`)".into();
         Some("a policy is a single document: remove the `---` separator and merge the parts")
     } else if msg.contains("budget breached") && msg.contains("Depth") {
@@ -164,6 +203,18 @@ fn saphyr_error(name: &str, e: &serde_saphyr::Error, text: &str) -> Diagnostic {
     Diagnostic::error(code, name, span, "", msg).with_hint(hint)
 }
 
+/// Where `tag` (as the parser reports it, e.g. `!vault` or `tag:yaml.org,2002:python/...`) is
+/// written last before the value at `at`.
+fn tag_span(text: &str, at: Span, tag: &str) -> Option<Span> {
+    let end = at.offset.filter(|o| *o <= text.len() && text.is_char_boundary(*o))?;
+    let written = tag.strip_prefix("tag:yaml.org,2002:").map(|t| format!("!!{t}")).unwrap_or_else(|| tag.to_string());
+    let start = text[..end].rfind(&written)?;
+    let before = &text[..start];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+    Some(Span { line, col, offset: Some(start), len: Some(written.len()) })
+}
+
 /// Removes position text (`at line 3, column 5`, `line 3 column 5`) and collapses whitespace.
 fn clean_message(raw: &str) -> String {
     let mut s = raw.lines().next().unwrap_or("").to_string();
@@ -183,4 +234,42 @@ fn clean_message(raw: &str) -> String {
         out = first.to_lowercase() + &out[1..];
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_of(text: &str) -> Diagnostic {
+        let e = parse_bytes("p.yaml", text.as_bytes()).unwrap_err();
+        assert_eq!(e.diagnostics.len(), 1, "{e}");
+        e.diagnostics.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn lone_cr_line_breaks_are_line_breaks() {
+        let text = "# comment\rversion: 1\rproject: { name: demo, environment: dev }\rservices:\r  api: { kind: fastapi, dns_name: [a] }\r";
+        let d = err_of(text);
+        // Not `file-empty` (the whole file used to look like one comment line): the real problem, at its line.
+        assert_eq!((d.code.as_str(), d.line, d.column), ("unknown-key", 5, 25), "{d:?}");
+        // Same length, so offsets stay valid; CRLF is left alone.
+        assert_eq!(normalize_line_breaks("a\rb\r\nc\r".into()), "a\nb\r\nc\n");
+    }
+
+    #[test]
+    fn unknown_tags_are_refused_at_the_tag() {
+        for (text, tag, line, col) in [
+            ("version: 1\nproject:\n  name: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n", "!vault", 3, 9),
+            ("version: 1\nproject: { name: !!python/object/new:os.system [id] }\n", "python/object/new:os.system", 2, 18),
+            ("version: 1\n!custom project: { name: x }\n", "!custom", 2, 1),
+        ] {
+            let d = err_of(text);
+            assert_eq!(d.code, "yaml-unsupported-tag", "{text}: {d:?}");
+            assert!(d.message.contains(tag), "{d:?}");
+            assert_eq!((d.line, d.column), (line, col), "{text}: {d:?}");
+        }
+        // The standard tags keep their meaning.
+        let e = parse_bytes("p.yaml", b"version: !!int 1\nproject: { name: !!str 123, environment: dev }\nservices: {}\n").err();
+        assert!(e.as_ref().is_none_or(|e| e.diagnostics.iter().all(|d| d.code != "yaml-unsupported-tag")), "{e:?}");
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::policy::model::{AuthMode, ClientKind, Listener, Policy};
@@ -137,13 +137,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         .filter(|c| c.kind.value == ClientKind::Backend)
         .map(|c| c.client_id.value.clone())
         .collect();
-    if audiences.is_empty() {
-        bail!(crate::exit::Fail::invalid(anyhow::anyhow!(
-            "{}: `identity.clients` has no client of kind `backend`, so backend/secctl_security.py has no audience to require; \
-             add one (e.g. `{{ client_id: backend-api, kind: backend, service: backend }}`)",
-            ctx.loaded.source.name
-        )));
-    }
+    // Never empty: `check` refuses an identity without a backend client (backend-client-missing).
     let realm = &identity.realm.value;
     let base = identity.url.value.trim_end_matches('/');
     let public = identity

@@ -52,6 +52,10 @@ pub struct GatewayPlan {
     pub internal_locations: Vec<LocationPlan>,
     /// `client_max_body_size`.
     pub max_body: String,
+    /// A route `path: /` exists on the public listener (it replaces the 404 fallback).
+    pub public_root: bool,
+    /// A route `path: /` exists on the internal listener.
+    pub internal_root: bool,
 }
 
 /// HTTP → HTTPS redirect.
@@ -210,9 +214,13 @@ impl GatewayPlan {
             upstreams: Vec::new(),
             public_locations: Vec::new(),
             internal_locations: Vec::new(),
+            public_root: false,
+            internal_root: false,
             max_body: check_token(edge.max_body_size(), &format!("{}edge.max_body_size", at(file, edge.max_body_size.as_ref().map(|m| m.span).unwrap_or(Span::UNKNOWN))))?,
         };
         plan.add_routes(policy, &gw, file)?;
+        plan.public_root = plan.public_locations.iter().any(|l| l.matcher == "/");
+        plan.internal_root = plan.internal_locations.iter().any(|l| l.matcher == "/");
         Ok(Some(plan))
     }
 
@@ -220,10 +228,8 @@ impl GatewayPlan {
         let org = policy.ca.as_ref().map(|c| c.organization(&policy.project).to_string()).unwrap_or_else(|| policy.project.name.value.clone());
         let mut identities = BTreeSet::new();
         for (i, route) in policy.routes.iter().enumerate() {
+            // `check` proved the path is a `RoutePath` and unique on its listener.
             let path = route.path.value.clone();
-            if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '{' | '}' | '$' | '\\')) {
-                bail!("{}routes[{i}].path {path:?} must start with `/` and contain no spaces, quotes, `;`, braces, `$` or `\\`", at(file, route.path.span));
-            }
             let up_name = route.upstream.value.clone();
             let up_svc = service(policy, &route.upstream, file, &format!("routes[{i}].upstream"))?;
             let (up_block, up_tls) = {
@@ -239,9 +245,6 @@ impl GatewayPlan {
             }
             let internal = route.listener() == Listener::Internal;
             let (allow_var, allowed) = if internal {
-                if self.internal_listen.is_none() {
-                    bail!("{}routes[{i}] ({path}) uses the internal listener but edge.internal_listen is not set: add it to `edge`", at(file, route.path.span));
-                }
                 // Callers admitted: flows `from -> upstream` routed `via` this gateway.
                 let allowed: Vec<String> = policy
                     .flows_to(&up_name)
@@ -269,10 +272,6 @@ impl GatewayPlan {
                 allow_var,
                 allowed,
             };
-            let same_listener = if internal { &self.internal_locations } else { &self.public_locations };
-            if same_listener.iter().any(|l| l.matcher == loc.matcher) {
-                bail!("{}routes[{i}].path {:?} is already routed on the same listener: each path may appear once", at(file, route.path.span), loc.path);
-            }
             if internal { self.internal_locations.push(loc) } else { self.public_locations.push(loc) }
         }
         for id in identities {
@@ -302,7 +301,7 @@ impl GatewayPlan {
             listen.host.value.clone()
         };
         let host = check_token(&host, "upstream host")?;
-        let server = if host.contains(':') { format!("[{host}]:{}", listen.port.value) } else { format!("{host}:{}", listen.port.value) };
+        let server = host_port(&host, listen.port.value);
         self.upstreams.push(UpstreamPlan {
             name: up_name,
             service: name.to_string(),
@@ -314,10 +313,8 @@ impl GatewayPlan {
     }
 
     fn zone(&mut self, name: String, key: &'static str, rate: &str, burst: u32, i: usize, at: &str) -> Result<LimitUse> {
-        let ok = rate.strip_suffix("r/s").or_else(|| rate.strip_suffix("r/m")).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0");
-        if !ok {
-            bail!("{at}routes[{i}].rate_limit: rate {rate:?} is not `<n>r/s` or `<n>r/m` with n > 0");
-        }
+        // `check` proved the rate is exactly `<n>r/s` or `<n>r/m` (rate-limit-invalid).
+        let _ = (i, at);
         self.zones.push(ZonePlan { name: name.clone(), key, rate: rate.to_string() });
         Ok(LimitUse { zone: name, burst })
     }
@@ -361,9 +358,6 @@ fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, Stri
     out.push(("X-Permitted-Cross-Domain-Policies".into(), "none".into()));
     out.push(("Cache-Control".into(), "no-store".into()));
     for (k, v) in &h.extra {
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            bail!("{}edge.headers.extra: {k:?} is not a valid header name", at(file, v.span));
-        }
         out.push((k.clone(), v.value.clone()));
     }
     let span_of = |k: &str| -> Span {
@@ -385,9 +379,6 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
     let Some(c) = edge.cors.as_ref() else { return Ok(None) };
     let mut origins = Vec::new();
     for o in &c.origins {
-        if o.value == "*" || o.value.starts_with('~') {
-            bail!("{}edge.cors.origins: {:?} is not allowed: list exact origins (scheme://host[:port])", at(file, o.span), o.value);
-        }
         origins.push(nginx_quote(&o.value, &format!("{}edge.cors.origins", at(file, o.span)))?);
     }
     Ok(Some(CorsPlan {
@@ -400,8 +391,17 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
     }))
 }
 
+/// `host:port` from the typed host `check` accepted: IPv6 is bracketed exactly once
+/// (`[::1]` in the policy renders `[::1]:443`, never `[[::1]]:443`).
 fn listen_str(l: &Listen) -> String {
-    if l.host.value.contains(':') { format!("[{}]:{}", l.host.value, l.port.value) } else { format!("{}:{}", l.host.value, l.port.value) }
+    host_port(&l.host.value, l.port.value)
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    match crate::policy::types::Host::parse(host) {
+        Ok(h) => h.with_port(port),
+        Err(_) => format!("{host}:{port}"), // unreachable after check (invalid-address)
+    }
 }
 
 fn is_wildcard(host: &str) -> bool {
@@ -462,10 +462,11 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_route_paths_are_refused_with_position() {
+    fn duplicate_route_paths_are_refused_by_check_not_render() {
+        // The judge is `check` (duplicate-name); render has no refusal of its own.
         let p = policy("  - { path: /api/, upstream: ai }\n");
-        let err = GatewayPlan::build(&p, "p.yaml").unwrap_err().to_string();
-        assert!(err.contains("already routed") && err.starts_with("p.yaml:"), "{err}");
+        let d = crate::policy::check::check_policy("p.yaml", &p);
+        assert!(d.iter().any(|d| d.code == "duplicate-name" && d.path == "routes[1].path"), "{d:?}");
     }
 
     #[test]

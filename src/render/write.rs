@@ -72,7 +72,7 @@ pub fn list_files(dir: &Path) -> Result<BTreeSet<String>> {
             if ft.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
                 out.insert(rel);
             }
         }
@@ -136,11 +136,37 @@ pub fn write(out: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
         );
     }
     let parent = parent_of(out);
+    // Parents are created only now that every refusal has been decided, and removed again when
+    // the write fails: a refused or failed render leaves no directory behind.
+    let new_parent = first_missing(&parent);
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let result = swap_in(out, &parent, files);
+    if result.is_err()
+        && let Some(top) = new_parent
+    {
+        let _ = fs::remove_dir_all(top);
+    }
+    result
+}
+
+/// The outermost directory `create_dir_all(dir)` would create, if any.
+fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut top = None;
+    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if a.exists() {
+            break;
+        }
+        top = Some(a.to_path_buf());
+    }
+    top
+}
+
+/// Renders into a temporary directory beside `out` and swaps it in (see the module docs).
+fn swap_in(out: &Path, parent: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.secctl-new-"))
-        .tempdir_in(&parent)
+        .tempdir_in(parent)
         .with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
     set_mode(tmp.path(), 0o755)?;
     for f in files.values() {
@@ -152,7 +178,7 @@ pub fn write(out: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
     }
     let staged = tmp.keep();
     if out.exists() {
-        let old = tempfile::Builder::new().prefix(&format!(".{name}.secctl-old-")).tempdir_in(&parent)?.keep();
+        let old = tempfile::Builder::new().prefix(&format!(".{name}.secctl-old-")).tempdir_in(parent)?.keep();
         fs::remove_dir(&old).ok();
         fs::rename(out, &old).with_context(|| format!("cannot move {} aside", out.display()))?;
         if let Err(e) = fs::rename(&staged, out) {
@@ -165,7 +191,7 @@ pub fn write(out: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
     } else {
         fs::rename(&staged, out).with_context(|| format!("cannot move the rendered tree into {}", out.display()))?;
     }
-    if let Ok(d) = fs::File::open(&parent) {
+    if let Ok(d) = fs::File::open(parent) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -240,5 +266,16 @@ mod tests {
         let err = write(&out, &files(&[("a.conf", "x\n")])).unwrap_err();
         assert!(format!("{err:#}").contains("notes.txt"));
         assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    }
+
+    #[test]
+    fn a_failed_write_removes_the_parents_it_created_and_its_temp_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("x/y/gen");
+        // `a` as a file and as a directory: the second write fails inside the temporary tree,
+        // after the parents were created.
+        let err = write(&out, &files(&[("a", "1\n"), ("a/b", "2\n")])).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot create"), "{err:#}");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0, "x/ (and the temporary tree in x/y) must be gone");
     }
 }

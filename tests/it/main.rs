@@ -8,3 +8,4 @@ mod keycloak;
 mod policy;
 mod render_data;
 mod render_gw;
+mod robust;

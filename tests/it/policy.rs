@@ -275,3 +275,130 @@ fn render_refuses_a_policy_that_check_rejects() {
     assert!(stderr.contains("not rendered"), "{stderr}");
     assert!(!out_dir.exists(), "nothing may be written for a rejected policy");
 }
+
+/// `check` is the only judge: no `bail!`/`anyhow!`/`Fail::invalid` in src/render, src/ca or
+/// src/keycloak carries a user-facing message about a policy value. A message is about the
+/// policy when it names a policy section path (`routes[`, `edge.`, `waf.`, `identity.`, ...)
+/// or says "policy". I/O, server and store errors stay allowed; the few policy-shaped
+/// messages that remain are listed here with the reason they are not a second judge.
+#[test]
+fn no_policy_refusal_outside_check() {
+    const ALLOWED: &[(&str, &str, &str)] = &[
+        ("src/ca/issue.rs", "has no `ca.root_passphrase`", "state of the CA store (an encrypted root key on disk), not a judgement of the policy"),
+        ("src/ca/passphrase.rs", "ca.root_passphrase.env, policy line", "secret resolution at run time: the variable is unset and there is no terminal"),
+        ("src/ca/passphrase.rs", "set `ca.root_passphrase` (env or fi", "secret resolution at run time: no source and no terminal"),
+        ("src/ca/keys.rs", "Check the passphrase source in `ca.root_passphrase`", "a wrong passphrase for a key on disk"),
+        ("src/keycloak/token.rs", "the policy has no `identity` section", "a precondition of the command (a valid policy without identity has no tokens), not a judgement of a value"),
+        ("src/keycloak/token.rs", "is not in identity.fixtures.users", "a command-line argument (`--user`), not a policy value"),
+        ("src/keycloak/token.rs", "no client with direct_access_grants", "a command-line request (`token --user`) the policy has no client for"),
+        ("src/keycloak/token.rs", "is not in identity.clients", "a command-line argument (`--client`)"),
+        ("src/keycloak/token.rs", "only confidential clients have", "a command-line argument (`--client` names a public client)"),
+        ("src/keycloak/token.rs", "has no `secret` reference in the policy", "a command-line request (`token --client`) for a client without a secret"),
+        ("src/keycloak/http.rs", "is Keycloak running and is identity.url right", "network: Keycloak did not answer (exit 3); the hint names the URL to check"),
+        ("src/keycloak/http.rs", "Keycloak rejected the admin credentials", "the server refused the credentials (their values, not the policy's shape)"),
+        ("src/ca/issue.rs", "the PKI directory resolves to the policy's own directory", "`--pki-dir .` is a command-line argument; check refuses `ca.pki_dir: \"\"` itself (backstop: a refused run writes nothing)"),
+        ("src/ca/issue.rs", "exists and is not a directory", "state of the file system, not a policy value"),
+        ("src/ca/authority.rs", "ends after 9999-12-31", "backstop for the date arithmetic (total, never a panic); check refuses such a validity first"),
+        ("src/ca/issue.rs", "is constrained to {} and cannot sign", "state of the CA store: the existing intermediate predates the policy's constraints; the fix is a rotation"),
+    ];
+    let policy_words = ["routes[", "edge.", "waf.", "identity.", "services.", "ca.", "redis.", "deploy.", "flows[", "project.", "policy"];
+    let mut offenders = Vec::new();
+    let mut used = vec![false; ALLOWED.len()];
+    for area in ["src/render", "src/ca", "src/keycloak"] {
+        let mut stack = vec![root().join(area)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = path.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+                let name = path.file_name().unwrap().to_string_lossy();
+                if !rel.ends_with(".rs") || name == "tests.rs" || name == "fake.rs" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests at the end of a file may build any message they like.
+                let text = text.split("#[cfg(test)]").next().unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, line) in lines.iter().enumerate() {
+                    if line.trim_start().starts_with("//") || !(line.contains("bail!(") || line.contains("anyhow!(") || line.contains("Fail::invalid(")) {
+                        continue;
+                    }
+                    let stmt = lines[i..lines.len().min(i + 4)].join(" ");
+                    // Only the message text counts: the string literals of the statement.
+                    let literals: String = stmt.split('"').skip(1).step_by(2).collect::<Vec<_>>().join(" ");
+                    let names_policy = policy_words.iter().any(|w| {
+                        literals.match_indices(w).any(|(at, _)| at == 0 || !literals[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '/' || c == '_'))
+                    });
+                    if !names_policy {
+                        continue;
+                    }
+                    match ALLOWED.iter().position(|(f, needle, _)| *f == rel && stmt.contains(needle)) {
+                        Some(k) => used[k] = true,
+                        None => offenders.push(format!("{rel}:{}: {}", i + 1, line.trim())),
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "policy refusals outside `check` (move them into src/policy/check with a code):\n{}", offenders.join("\n"));
+    let stale: Vec<_> = ALLOWED.iter().zip(&used).filter(|(_, u)| !**u).map(|(a, _)| format!("{} / {}", a.0, a.1)).collect();
+    assert!(stale.is_empty(), "allow-list entries that match nothing any more (remove them): {stale:?}");
+}
+
+/// Every value class that reaches an output refuses every hostile fragment, with its code:
+/// newline, CR, `;`, braces, `$`, quotes, `\`, `#`, space, tab, `../`, NUL, ESC, U+202E, and
+/// the nginx map keywords where a whole value could be one.
+#[test]
+fn check_refuses_hostile_fragments_in_every_value_class() {
+    let base = std::fs::read_to_string(root().join("tests/cmd/judge-base.yaml")).unwrap();
+    // (what is replaced in the base, how the hostile value is written in its place, code,
+    // fragments the grammar allows on purpose: docs/policy.md "Value grammar")
+    let quoted = &[";", "{", "}", "\\\"", "'", "\\\\", "#", " ", "../"][..];
+    let fields: &[(&str, &str, &str, &[&str])] = &[
+        ("name: demo,", "name: \"demo{h}x\",", "name-invalid", &[]),
+        ("  api: { kind: fastapi", "  \"api{h}x\": { kind: generic, mtls: none }\n  api: { kind: fastapi", "name-invalid", &[]),
+        ("realm: demo", "realm: \"demo{h}x\"", "name-invalid", &[]),
+        ("client_id: backend-api,", "client_id: \"backend{h}x\",", "name-invalid", &[]),
+        ("roles: [{ name: user }]", "roles: [{ name: \"user{h}x\" }]", "name-invalid", &[]),
+        ("waf: { mode: blocking }", "waf: { mode: blocking }\ndeploy: { config_dir: \"/etc/x/{h}y\" }", "path-invalid", &[]),
+        // `..` in a local path means the parent directory (it never reaches a generated file).
+        ("  trust_domain: svc.internal\n", "  trust_domain: svc.internal\n  pki_dir: \"pki/{h}x\"\n", "path-invalid", &["../"]),
+        ("path: /api/,", "path: \"/api/{h}x/\",", "route-path-invalid", &[]),
+        ("origins: [\"https://app.example.com\"]", "origins: [\"https://app.example.com{h}x\"]", "origin-invalid", &[]),
+        // Header values are quoted by the renderer: only what quoting cannot carry is refused.
+        ("  cors: {", "  headers: { frame_options: \"DENY{h}x\" }\n  cors: {", "header-invalid", quoted),
+        ("  cors: {", "  max_body_size: \"1m{h}\"\n  cors: {", "size-invalid", &[]),
+        ("waf: { mode: blocking }", "waf: { mode: blocking, exclusions: [{ args: [\"json{h}x\"] }] }", "waf-value-invalid", &[]),
+        ("password: { env: KC_ADMIN_PASSWORD }", "password: { env: \"KC{h}X\" }", "env-name-invalid", &[]),
+        ("hosts: [api.example.com]", "hosts: [\"api{h}x.example.com\"]", "invalid-address", &[]),
+        ("host: 127.0.0.1, port: 28443", "host: \"127.0.0.1{h}x\", port: 28443", "invalid-address", &[]),
+    ];
+    // Written as YAML double-quoted escapes.
+    let hostile = ["\\n", "\\r", ";", "{", "}", "$", "\\\"", "'", "\\\\", "#", " ", "\\t", "../", "\\0", "\\e[2K", "\\u202e"];
+    let mut missed = Vec::new();
+    for (from, to, code, allowed) in fields {
+        assert!(base.contains(from), "the judge base no longer has {from:?}");
+        for h in hostile.into_iter().filter(|h| !allowed.contains(h)) {
+            let text = base.replacen(from, &to.replace("{h}", h), 1);
+            let (policy, source) = secctl::policy::load::parse_bytes("p.yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{code} {h:?}: {e}\n{text}"));
+            let loaded = secctl::policy::LoadedPolicy { policy, source, base_dir: PathBuf::from(".") };
+            let codes: Vec<String> = secctl::policy::check::check(&loaded).into_iter().filter(|d| d.severity == secctl::diag::Severity::Error).map(|d| d.code).collect();
+            if !codes.iter().any(|c| c == code) {
+                missed.push(format!("{code} with {h:?}: {codes:?}"));
+            }
+        }
+    }
+    // Whole values that are nginx `map` keywords or otherwise not origins.
+    for word in ["include", "default", "hostnames", "volatile", "*.example.com", "https://app.example.com/"] {
+        let text = base.replacen("\"https://app.example.com\"", &format!("\"{word}\""), 1);
+        let (policy, source) = secctl::policy::load::parse_bytes("p.yaml", text.as_bytes()).unwrap();
+        let loaded = secctl::policy::LoadedPolicy { policy, source, base_dir: PathBuf::from(".") };
+        if !secctl::policy::check::check(&loaded).iter().any(|d| d.code == "origin-invalid") {
+            missed.push(format!("origin {word:?}"));
+        }
+    }
+    assert!(missed.is_empty(), "hostile values accepted by check:\n{}", missed.join("\n"));
+}

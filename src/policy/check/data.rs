@@ -55,10 +55,14 @@ fn redis(cx: &mut Cx) {
 
 /// The number after `id:` in a SecRule's actions, if any.
 fn rule_text_id(rule: &str) -> Option<u64> {
+    // The forms ModSecurity reads as the rule id: `id:N,`, `id:N"` or `id:'N'`.
     let i = rule.find("id:")?;
-    let rest = rule[i + 3..].trim_start_matches(['\'', '"', ' ']);
+    let rest = &rule[i + 3..];
+    let (quoted, rest) = match rest.strip_prefix('\'') { Some(r) => (true, r), None => (false, rest) };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let after = rest[digits.len()..].chars().next();
+    let closed = if quoted { after == Some('\'') } else { matches!(after, Some(',' | '"')) };
+    if closed { digits.parse().ok() } else { None }
 }
 
 fn waf(cx: &mut Cx) {
@@ -131,6 +135,26 @@ fn audit(cx: &mut Cx) {
     }
     let p = cx.policy;
     if matches!(s.kind.value, SinkKind::Loki | SinkKind::Elasticsearch) {
+        // Only the audit worker may hold a Redis pattern matching the audit streams: a producer gets
+        // XADD on its own stream by a selector; any wider pattern could read or wipe the trail.
+        let worker = p.audit_worker();
+        for (name, u) in p.redis.iter().flat_map(|r| r.users.iter()) {
+            if Some(name) == worker.as_ref() {
+                continue;
+            }
+            for k in u.keys.iter().chain(&u.read_keys) {
+                if crate::policy::types::glob::overlaps(&k.value, "audit:*") {
+                    cx.error("redis-audit-overlap", k.span, format!("redis.users.{name}"), format!("`{name}` can touch the audit streams through its key pattern `{}`", k.value))
+                        .hint(format!("narrow `redis.users.{name}` patterns so they cannot match `audit:*`: producers get `XADD` on their own stream automatically"));
+                }
+            }
+        }
+        for (i, q) in p.redis.iter().flat_map(|r| r.error_queues.iter()).enumerate() {
+            if crate::policy::types::glob::overlaps(&q.key.value, "audit:*") {
+                cx.error("redis-audit-overlap", q.key.span, format!("redis.error_queues[{i}].key"), format!("error queue `{}` overlaps the audit streams: its producers could write (and trim) them", q.key.value))
+                    .hint("give error queues their own prefix, e.g. `errors:*`");
+            }
+        }
         match &a.worker {
             Some(w) => {
                 if p.service(&w.value).map(|x| x.kind.value) != Some(ServiceKind::Worker) {

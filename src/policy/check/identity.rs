@@ -15,7 +15,7 @@ pub(super) fn check(cx: &mut Cx) {
 }
 
 /// Every secret reference in the policy with its YAML path.
-fn secret_refs<'a>(cx: &Cx<'a>) -> Vec<(String, &'a SecretRef)> {
+pub(super) fn secret_refs<'a>(cx: &Cx<'a>) -> Vec<(String, &'a SecretRef)> {
     let mut v = Vec::new();
     let p = cx.policy;
     if let Some(id) = &p.identity {
@@ -149,6 +149,11 @@ fn urls(cx: &mut Cx) {
             }
         } else if authority.is_empty() {
             cx.error("invalid-address", u.span, path, format!("`{}` has no host", u.value)).label("no host").hint("write the full URL with its scheme, e.g. `https://host:port/path`");
+        } else if path.starts_with("identity.")
+            && let Err(why) = crate::policy::types::HttpUrl::parse(&u.value)
+        {
+            // Keycloak base URLs are called by secctl and rendered into the backend module.
+            cx.error("invalid-address", u.span, path, why).label("not a base URL").hint("write `https://host[:port][/path]`, e.g. `https://keycloak.svc.internal:8443`");
         }
     }
 }

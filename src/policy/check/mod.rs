@@ -9,7 +9,9 @@
 //! - [`edge`]: CORS, HSTS, routes and rate limits;
 //! - [`network`]: listen conflicts, addresses and the CA's name constraints;
 //! - [`identity`]: secrets, fixtures, redirect URIs;
-//! - [`data`]: Redis users and queues, WAF rules, audit sinks.
+//! - [`data`]: Redis users and queues, WAF rules, audit sinks;
+//! - [`redis`]: Redis patterns, command rules and error-queue privacy;
+//! - [`values`]: every value that reaches an output parses as its type in [`crate::policy::types`].
 
 use crate::diag::Diagnostic;
 
@@ -23,19 +25,14 @@ mod data;
 mod edge;
 mod identity;
 mod network;
+mod redis;
 mod refs;
+mod values;
 pub mod rate;
 
 /// Runs every semantic check and returns all findings, errors and warnings, in file order.
 pub fn check(loaded: &LoadedPolicy) -> Vec<Diagnostic> {
-    let mut out = run(&loaded.source.name, &loaded.policy, Some(&loaded.source.text));
-    // Rules only the Redis ACL planner can judge (unsafe rule text, queue overlap) are
-    // reported here too, so `check` finds everything `render` would refuse. Codes the
-    // checks above already cover are not reported twice.
-    let covered = ["redis-flow-without-user", "redis-user-without-flow"];
-    out.extend(crate::render::redis::check_policy(loaded).into_iter().filter(|d| !covered.contains(&d.code.as_str())));
-    out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
-    out
+    run(&loaded.source.name, &loaded.policy, Some(&loaded.source.text))
 }
 
 /// Judges a loaded policy: the only way to obtain a [`ValidPolicy`]. Refused when any finding
@@ -57,6 +54,8 @@ fn run(file: &str, policy: &Policy, text: Option<&str>) -> Vec<Diagnostic> {
     network::check(&mut cx);
     identity::check(&mut cx);
     data::check(&mut cx);
+    redis::check(&mut cx);
+    values::check(&mut cx);
     let mut out = cx.out;
     out.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
     out.dedup();

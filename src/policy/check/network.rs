@@ -9,10 +9,11 @@
 
 use std::net::IpAddr;
 
-use crate::policy::model::{Listen, MtlsRole};
+use crate::policy::model::Listen;
+use crate::policy::types::NameConstraints;
 use crate::policy::span::Span;
 
-use super::addr::{dns_within, is_dns_name, is_wildcard, parse_cidr, Cidr};
+use super::addr::{is_dns_name, is_wildcard, Cidr};
 use super::{Cx, Finish};
 
 pub(super) fn check(cx: &mut Cx) {
@@ -98,9 +99,8 @@ fn addresses(cx: &mut Cx) {
 }
 
 fn listen_host(cx: &mut Cx, l: &Listen, path: &str) {
-    let h = l.host.value.trim_start_matches('[').trim_end_matches(']');
-    if !(h.parse::<IpAddr>().is_ok() || is_dns_name(h)) {
-        cx.error("invalid-address", l.host.span, path, format!("`{}` is not a bind address or host name", l.host.value))
+    if let Err(why) = crate::policy::types::Host::parse(&l.host) {
+        cx.error("invalid-address", l.host.span, path, why)
             .label("not an address")
             .hint("use an IP such as `0.0.0.0` or `127.0.0.1`, or a host name");
     }
@@ -126,39 +126,40 @@ fn name_constraints(cx: &mut Cx) {
     }
     let mut ranges: Vec<Cidr> = Vec::new();
     for (i, r) in ca.name_constraints.ips.iter().enumerate() {
-        match parse_cidr(&r.value) {
+        match Cidr::parse(&r.value) {
             Ok(c) => ranges.push(c),
             Err(why) => {
                 cx.error("name-constraint-invalid", r.span, format!("ca.name_constraints.ips[{i}]"), why).label("not a CIDR range").hint("write a network in CIDR notation, e.g. `10.0.0.0/8`");
             }
         }
     }
-    // No permitted subtree of a type means names of that type are unconstrained (RFC 5280).
-    let constrained_dns = !ca.name_constraints.dns.is_empty();
-    let constrained_ip = !ca.name_constraints.ips.is_empty();
+    // One meaning everywhere (see `NameConstraints`): once any subtree is listed, a name
+    // must lie in a subtree of its own type; a type with no subtree permits nothing.
+    let nc = NameConstraints { dns: dns_bases.iter().map(|d| d.to_ascii_lowercase()).collect(), ips: ranges };
+    let constrained = !(ca.name_constraints.dns.is_empty() && ca.name_constraints.ips.is_empty());
+    let permitted = nc.describe();
     for (name, s) in &p.services {
-        if s.mtls_role() == MtlsRole::None {
-            continue; // it gets no certificate
+        if !s.mtls_role().is_server() {
+            continue; // only server certificates carry DNS and IP SANs
         }
         for (i, d) in s.dns_names.iter().enumerate() {
-            if constrained_dns && is_dns_name(d) && !dns_bases.iter().any(|b| dns_within(d, b)) {
-                outside(cx, d.span, format!("services.{name}.dns_names[{i}]"), &d.value, &ca.name_constraints.dns.iter().map(|x| x.value.as_str()).collect::<Vec<_>>());
+            if constrained && is_dns_name(d) && !nc.permits_dns(d) {
+                outside(cx, d.span, format!("services.{name}.dns_names[{i}]"), &d.value, &permitted);
             }
         }
         for (i, ip) in s.ips.iter().enumerate() {
             if let Ok(addr) = ip.value.parse::<IpAddr>()
-                && constrained_ip
-                && !ranges.iter().any(|r| r.contains(addr))
+                && constrained
+                && !nc.permits_ip(addr)
             {
-                outside(cx, ip.span, format!("services.{name}.ips[{i}]"), &ip.value, &ca.name_constraints.ips.iter().map(|x| x.value.as_str()).collect::<Vec<_>>());
+                outside(cx, ip.span, format!("services.{name}.ips[{i}]"), &ip.value, &permitted);
             }
         }
     }
 }
 
-fn outside(cx: &mut Cx, span: Span, path: String, name: &str, permitted: &[&str]) {
-    let list = permitted.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
-    cx.error("name-outside-constraints", span, path, format!("`{name}` is outside the CA's name constraints ({list})"))
+fn outside(cx: &mut Cx, span: Span, path: String, name: &str, permitted: &str) {
+    cx.error("name-outside-constraints", span, path, format!("`{name}` is outside the CA's name constraints (permitted: {permitted}); a type with no subtree permits nothing"))
         .label("not permitted by the CA")
         .hint("certificates for it would be rejected by every verifier: rename it under a permitted subtree, or add a subtree to `ca.name_constraints`");
 }

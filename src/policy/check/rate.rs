@@ -29,7 +29,8 @@ pub const MAX_BURST: u32 = 100_000;
 
 /// Parses `<n>r/s` or `<n>r/m` (what nginx accepts), with `n` at least 1.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
-    let t = text.trim();
+    // Exact: `"10r/s "` is refused, so what `check` accepts is what nginx gets.
+    let t = text;
     let (num, per_second) = if let Some(n) = t.strip_suffix("r/s") {
         (n, true)
     } else if let Some(n) = t.strip_suffix("r/m") {
@@ -59,5 +60,7 @@ mod tests {
         assert!(parse_rate("0r/s").is_err());
         assert!(parse_rate("1.5r/s").is_err());
         assert!(parse_rate("r/s").is_err());
+        assert!(parse_rate("10r/s ").is_err());
+        assert!(parse_rate(" 10r/s").is_err());
     }
 }

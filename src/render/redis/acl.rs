@@ -12,11 +12,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
-use crate::policy::model::{Policy, ServiceKind};
-use crate::policy::{LoadedPolicy, Span};
-
-use super::glob;
+use crate::policy::model::Policy;
+use crate::policy::ValidPolicy;
 
 /// Command rules applied when a user lists none.
 pub const DEFAULT_COMMANDS: &[&str] = &[
@@ -25,32 +22,6 @@ pub const DEFAULT_COMMANDS: &[&str] = &[
     "+@connection",
     "-@dangerous",
     "-@admin",
-];
-
-/// ACL categories that exist in Redis 7.0 (`ACL CAT`). An unknown one aborts Redis at startup.
-const CATEGORIES: &[&str] = &[
-    "all",
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
 ];
 
 /// One Redis ACL user: a client service and what it may do.
@@ -105,207 +76,43 @@ pub struct AclPlan {
     pub users: Vec<AclUser>,
 }
 
-/// Builds the ACL plan, or returns every problem found (all errors).
-pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
-    let policy = &loaded.policy;
-    let Some(redis) = &policy.redis else {
-        return Ok(None);
-    };
-    let file = loaded.source.name.as_str();
-    let mut diags = Vec::new();
+/// Builds the ACL plan from a policy `check` accepted (`None` without a `redis` section).
+/// Patterns, command rules and error-queue privacy were judged there (`policy::check::redis`),
+/// so this only lays out users and their rules.
+pub fn plan(valid: &ValidPolicy) -> Option<AclPlan> {
+    let policy = valid.policy();
+    let redis = policy.redis.as_ref()?;
     let svc = redis.service.value.as_str();
-    match policy.service(svc) {
-        Some(s) if s.kind.value == ServiceKind::Redis && s.listen.is_some() => {}
-        _ => diags.push(
-            Diagnostic::error(
-                "redis-service-invalid",
-                file,
-                redis.service.span,
-                "redis.service",
-                format!("`{svc}` is not a service of kind `redis` with a `listen` address"),
-            )
-            .with_hint("point `redis.service` at the Redis entry in `services` and give it `listen: { host, port }`"),
-        ),
-    }
     let clients = clients_of(policy, svc);
-    for (name, why) in &clients {
-        if !redis.users.contains_key(name) {
-            let span = policy
-                .flows_from(name)
-                .find(|f| f.to.value == svc)
-                .map(|f| f.from.span)
-                .unwrap_or(Span::UNKNOWN);
-            diags.push(
-                Diagnostic::error(
-                    "redis-flow-without-user",
-                    file,
-                    span,
-                    "flows",
-                    format!("`{name}` has a flow to Redis but no entry in `redis.users` ({why})"),
-                )
-                .with_hint(format!(
-                    "add `redis.users.{name}` with the key patterns it needs, or remove the flow"
-                )),
-            );
-        }
-    }
-    for (name, u) in &redis.users {
-        if !clients.contains_key(name) {
-            // Map keys carry no span: point at the user's first value, else at `redis.service`.
-            let span = u
-                .keys
-                .iter()
-                .chain(&u.read_keys)
-                .chain(&u.channels)
-                .chain(&u.commands)
-                .map(|v| v.span)
-                .next()
-                .unwrap_or(redis.service.span);
-            diags.push(
-                Diagnostic::error(
-                    "redis-user-without-flow",
-                    file,
-                    span,
-                    format!("redis.users.{name}"),
-                    format!("Redis user `{name}` has no flow `{name} -> {svc}`"),
-                )
-                .with_hint(format!(
-                    "add `{{ from: {name}, to: {svc} }}` to `flows`, or remove the user"
-                )),
-            );
-        }
-    }
+    let texts = |list: &[crate::policy::model::SString]| list.iter().map(|p| p.value.clone()).collect::<Vec<_>>();
     let mut users: BTreeMap<String, AclUser> = BTreeMap::new();
     for (name, u) in &redis.users {
-        let base = format!("redis.users.{name}");
-        let patterns = |list: &[crate::policy::model::SString],
-                        field: &str,
-                        diags: &mut Vec<Diagnostic>|
-         -> Vec<String> {
-            list.iter()
-                .enumerate()
-                .filter_map(|(i, p)| match check_pattern(&p.value) {
-                    Ok(()) => Some(p.value.clone()),
-                    Err(why) => {
-                        diags.push(
-                            Diagnostic::error("redis-invalid-rule", file, p.span, format!("{base}.{field}[{i}]"), format!("`{}` {why}", p.value))
-                                .with_hint("use a glob such as `jobs:*` without spaces, quotes or control characters"),
-                        );
-                        None
-                    }
-                })
-                .collect()
-        };
-        let keys = patterns(&u.keys, "keys", &mut diags);
-        let read_keys = patterns(&u.read_keys, "read_keys", &mut diags);
-        let channels = patterns(&u.channels, "channels", &mut diags);
-        let mut commands = Vec::new();
-        for (i, c) in u.commands.iter().enumerate() {
-            match check_command(&c.value) {
-                Ok(()) => commands.push(c.value.clone()),
-                Err(why) => diags.push(
-                    Diagnostic::error("redis-invalid-rule", file, c.span, format!("{base}.commands[{i}]"), format!("`{}` {why}", c.value))
-                        .with_hint("write command rules as `+cmd`, `-cmd`, `+cmd|sub`, `+@category` or `-@category`; keys and passwords do not belong here"),
-                ),
-            }
-        }
-        if u.commands.is_empty() {
-            commands = DEFAULT_COMMANDS.iter().map(|s| s.to_string()).collect();
-        }
+        let commands = if u.commands.is_empty() { DEFAULT_COMMANDS.iter().map(|s| s.to_string()).collect() } else { texts(&u.commands) };
         let why = clients.get(name).cloned().unwrap_or_default();
         users.insert(
             name.clone(),
-            AclUser {
-                name: name.clone(),
-                keys,
-                read_keys,
-                write_keys: Vec::new(),
-                channels,
-                commands,
-                selectors: Vec::new(),
-                why,
-            },
+            AclUser { name: name.clone(), keys: texts(&u.keys), read_keys: texts(&u.read_keys), write_keys: Vec::new(), channels: texts(&u.channels), commands, selectors: Vec::new(), why },
         );
     }
-    for (qi, q) in redis.error_queues.iter().enumerate() {
-        let qpath = format!("redis.error_queues[{qi}]");
-        if let Err(why) = check_pattern(&q.key.value) {
-            diags.push(Diagnostic::error(
-                "redis-invalid-rule",
-                file,
-                q.key.span,
-                format!("{qpath}.key"),
-                format!("`{}` {why}", q.key.value),
-            ));
-            continue;
-        }
-        let members = q
-            .producers
-            .iter()
-            .map(|p| (p, "producers"))
-            .chain(q.consumers.iter().map(|c| (c, "consumers")));
-        for (m, role) in members {
-            if !users.contains_key(&m.value) {
-                diags.push(
-                    Diagnostic::error(
-                        "redis-user-without-flow",
-                        file,
-                        m.span,
-                        format!("{qpath}.{role}"),
-                        format!(
-                            "`{}` is listed as an error-queue {} but is not a Redis user",
-                            m.value,
-                            role.trim_end_matches('s')
-                        ),
-                    )
-                    .with_hint(format!(
-                        "add a flow `{} -> {svc}` and a `redis.users.{}` entry",
-                        m.value, m.value
-                    )),
-                );
-            }
-        }
+    for q in &redis.error_queues {
         let consumers: Vec<&str> = q.consumers.iter().map(|c| c.value.as_str()).collect();
         for user in users.values_mut() {
             if consumers.contains(&user.name.as_str()) {
                 user.keys.push(q.key.value.clone());
-                continue;
-            }
-            // Anyone else who can read keys overlapping the queue defeats "only consumers read errors".
-            for p in user.keys.iter().chain(user.read_keys.iter()) {
-                if glob::overlaps(p, &q.key.value) {
-                    diags.push(
-                        Diagnostic::error(
-                            "redis-queue-overlap",
-                            file,
-                            q.key.span,
-                            format!("{qpath}.key"),
-                            format!("`{}` can read error queue `{}` through its key pattern `{p}`", user.name, q.key.value),
-                        )
-                        .with_hint(format!("narrow `redis.users.{}` patterns so they cannot match `{}`, or make it a consumer", user.name, q.key.value)),
-                    );
-                }
-            }
-            if q.producers.iter().any(|p| p.value == user.name) {
+            } else if q.producers.iter().any(|p| p.value == user.name) {
                 user.write_keys.push(q.key.value.clone());
             }
         }
     }
-    audit_streams(loaded, &mut users, &mut diags);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    Ok(Some(AclPlan {
-        service: svc.to_string(),
-        users: users.into_values().collect(),
-    }))
+    audit_streams(policy, &mut users);
+    Some(AclPlan { service: svc.to_string(), users: users.into_values().collect() })
 }
 
 /// Audit streams: each producer may only `XADD` to its own `audit:<svc>` (a selector, so its other
 /// write rules never reach the stream: no DEL, XTRIM or XADD MAXLEN on another stream); the audit
-/// worker alone reads, acks, claims and trims. Nobody else may hold a pattern matching `audit:*`.
-fn audit_streams(loaded: &LoadedPolicy, users: &mut BTreeMap<String, AclUser>, diags: &mut Vec<Diagnostic>) {
-    let policy = &loaded.policy;
+/// worker alone reads, acks, claims and trims. That nobody else holds a pattern matching `audit:*`
+/// was judged by `check` (`redis-audit-overlap`, in `policy::check::data`).
+fn audit_streams(policy: &Policy, users: &mut BTreeMap<String, AclUser>) {
     if !crate::render::audit::pipeline_enabled(policy) {
         return;
     }
@@ -314,20 +121,7 @@ fn audit_streams(loaded: &LoadedPolicy, users: &mut BTreeMap<String, AclUser>, d
     for user in users.values_mut() {
         if Some(&user.name) == worker.as_ref() {
             user.selectors.push(WORKER_AUDIT_SELECTOR.to_string());
-            continue;
-        }
-        for p in user.keys.iter().chain(user.read_keys.iter()).chain(user.write_keys.iter()) {
-            if glob::overlaps(p, "audit:*") {
-                let span = policy.redis.as_ref().and_then(|r| r.users.get(&user.name)).into_iter()
-                    .flat_map(|u| u.keys.iter().chain(&u.read_keys)).find(|k| &k.value == p).map(|k| k.span).unwrap_or(Span::UNKNOWN);
-                diags.push(
-                    Diagnostic::error("redis-audit-overlap", loaded.source.name.as_str(), span, format!("redis.users.{}", user.name),
-                        format!("`{}` can touch the audit streams through its key pattern `{p}`", user.name))
-                    .with_hint(format!("narrow `redis.users.{}` patterns so they cannot match `audit:*`: producers get `XADD` on their own stream automatically", user.name)),
-                );
-            }
-        }
-        if producers.contains(&user.name) {
+        } else if producers.contains(&user.name) {
             user.selectors.push(format!("(%W~{} +xadd)", crate::render::audit::stream_of(&user.name)));
         }
     }
@@ -355,65 +149,9 @@ fn clients_of(policy: &Policy, svc: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// A key or channel pattern must be one ACL token: no whitespace, quotes or control characters.
-fn check_pattern(p: &str) -> Result<(), &'static str> {
-    if p.is_empty() {
-        return Err("is empty");
-    }
-    if p.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
-    {
-        return Err(
-            "contains whitespace, a quote or a control character, which would split or corrupt the ACL line",
-        );
-    }
-    Ok(())
-}
-
-/// A command rule: `+cmd`, `-cmd`, `+cmd|sub`, `+@cat`, `-@cat`, with a category Redis 7.0 knows.
-fn check_command(c: &str) -> Result<(), String> {
-    let Some(rest) = c.strip_prefix('+').or_else(|| c.strip_prefix('-')) else {
-        return Err("is not a command rule (it must start with `+` or `-`)".into());
-    };
-    if let Some(cat) = rest.strip_prefix('@') {
-        if CATEGORIES.contains(&cat) {
-            return Ok(());
-        }
-        return Err(format!(
-            "names an ACL category Redis 7.0 does not have (known: {})",
-            CATEGORIES.join(", ")
-        ));
-    }
-    let ok_word = |w: &str| {
-        !w.is_empty()
-            && w.chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
-    };
-    let mut parts = rest.splitn(2, '|');
-    let cmd = parts.next().unwrap_or("");
-    let sub_ok = parts.next().is_none_or(ok_word);
-    if ok_word(cmd) && sub_ok {
-        Ok(())
-    } else {
-        Err("is not a lowercase command name (optionally `cmd|subcommand`)".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn command_rules() {
-        for ok in ["+@read", "-@dangerous", "+get", "+acl|whoami", "-flushall"] {
-            assert!(check_command(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "@read", "+@nosuch", "~*", ">secret", "nopass", "allkeys", "+GET", "+get x",
-        ] {
-            assert!(check_command(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn user_line() {

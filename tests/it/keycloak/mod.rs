@@ -136,8 +136,9 @@ impl Drop for Keycloak {
     }
 }
 
-/// Readiness timeout: start-dev re-runs Quarkus augmentation at each start, which took 25 s idle
-/// and 117 s on this 2-core machine under load; override with SECCTL_KEYCLOAK_READY_TIMEOUT (s).
+/// Readiness timeout: `start --optimized` skips Quarkus augmentation (built once by
+/// scripts/keycloak.sh), but a first start still creates the H2 schema, which takes minutes on
+/// this 2-core machine under load; override with SECCTL_KEYCLOAK_READY_TIMEOUT (s).
 fn ready_timeout() -> Duration {
     Duration::from_secs(std::env::var("SECCTL_KEYCLOAK_READY_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(600))
 }

@@ -23,7 +23,7 @@ impl Stack {
         issue_pki(&policy, &root.join("pki"));
         let loaded = load(&policy);
         render_into(&loaded, &root.join("out"));
-        let prov = secctl::render::redis::provision_secrets(&loaded)
+        let prov = secctl::render::redis::provision_secrets(&secctl::policy::check::validate(loaded.clone()).unwrap_or_else(|r| panic!("{:?}", r.diagnostics)))
             .unwrap()
             .unwrap();
         // `secctl render` already created the passwords; provisioning again keeps them.
@@ -265,7 +265,7 @@ fn passwords_are_private_kept_and_out_of_the_rendered_tree() {
     let root = dir.path();
     let policy = local_policy(root, free_port(), &[]);
     let loaded = load(&policy);
-    let first = secctl::render::redis::provision_secrets(&loaded)
+    let first = secctl::render::redis::provision_secrets(&secctl::policy::check::validate(loaded.clone()).unwrap_or_else(|r| panic!("{:?}", r.diagnostics)))
         .unwrap()
         .unwrap();
     let pw: Vec<String> = ["ai", "backend", "worker"]
@@ -301,7 +301,7 @@ fn passwords_are_private_kept_and_out_of_the_rendered_tree() {
         );
     }
     // A second run keeps every password and produces the same ACL.
-    let second = secctl::render::redis::provision_secrets(&loaded)
+    let second = secctl::render::redis::provision_secrets(&secctl::policy::check::validate(loaded.clone()).unwrap_or_else(|r| panic!("{:?}", r.diagnostics)))
         .unwrap()
         .unwrap();
     assert!(second.created.is_empty() && second.kept.len() == 3);

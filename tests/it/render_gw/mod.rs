@@ -3,5 +3,5 @@
 
 mod files;
 mod live;
-mod support;
+pub(crate) mod support;
 mod validate;

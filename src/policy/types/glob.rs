@@ -1,4 +1,4 @@
-//! Whether two Redis key globs can match a common key.
+//! Whether two Redis key globs can match a common key (`check` proves error queues private with it).
 //!
 //! Used to prove that no user except an error queue's consumers can read the
 //! queue. Character classes (`[...]`) are treated as "any one character", which
