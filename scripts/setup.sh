@@ -26,7 +26,7 @@ for svc in nginx redis-server; do
 done
 
 VENV="${SECCTL_TEST_VENV:-$PWD/.venv}"
-if [ ! -x "$VENV/bin/lint_pkix_cert" ] || ! "$VENV/bin/python" -c 'import fastapi, jwt, redis, uvicorn, sslyze' 2>/dev/null; then
+if [ ! -x "$VENV/bin/lint_pkix_cert" ] || ! "$VENV/bin/python" -c 'import fastapi, jwt, redis, uvicorn, sslyze, structlog, pytest' 2>/dev/null; then
   log "creating Python venv at $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
@@ -42,6 +42,24 @@ if [ ! -x "$SARIF_MT" ]; then
   log "installing @microsoft/sarif-multitool into .cache/sarif-multitool"
   npm install --silent --no-audit --no-fund --prefix .cache/sarif-multitool @microsoft/sarif-multitool@5.7.0 >/dev/null
   chmod u+x "$SARIF_MT"
+fi
+
+# The audit log store (VictoriaLogs, Apache-2.0; never Loki, which is AGPL). No distribution ships the
+# server, so it is built once per machine from the Go module proxy: static and stripped, version stamped.
+VL_VERSION="${SECCTL_VICTORIALOGS_VERSION:-v1.52.1}"
+VL_BIN="$PWD/.cache/victoria-logs-$VL_VERSION/bin/victoria-logs"
+if [ ! -x "$VL_BIN" ]; then
+  command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { echo "setup: Go is needed to build VictoriaLogs (install golang from Debian or go.dev)" >&2; exit 3; }
+  GO="$(command -v go || echo /usr/local/go/bin/go)"
+  log "building VictoriaLogs $VL_VERSION (once per machine, ~1 min)"
+  mkdir -p "$PWD/.cache"
+  vl_tmp="$(mktemp -d "$PWD/.cache/victoria-logs-build.XXXXXX")"
+  CGO_ENABLED=0 GOBIN="$vl_tmp" "$GO" install -trimpath \
+    -ldflags "-s -w -X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-$VL_VERSION" \
+    "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$VL_VERSION"
+  mkdir -p "$(dirname "$VL_BIN")"
+  mv "$vl_tmp/victoria-logs" "$VL_BIN"   # same file system: the cached binary appears whole or not at all
+  rmdir "$vl_tmp"
 fi
 
 if [ -f scripts/keycloak.sh ]; then

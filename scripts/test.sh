@@ -12,7 +12,8 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 # integration results.
 cargo test --locked --lib --bins --tests "$@"
 
-# The Python kit (python/secctl_fastapi) against real Redis and JWKS servers. pytest exits 5 when it
+# The Python kit (python/secctl_fastapi) against real Redis and JWKS servers, and the audit pipeline
+# (test_audit_*.py) against real Redis, VictoriaLogs, nginx + ModSecurity and Keycloak. pytest exits 5 when it
 # selects no test: that is a failure here, never a pass.
 "$SECCTL_TEST_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 "$SECCTL_TEST_VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e python/secctl_fastapi

@@ -51,6 +51,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("redirect-uri-insecure", "A non-https redirect URI in production, or a wildcard one."),
     ("secret-ref-invalid", "A secret reference with neither or both of `env` and `file`."),
     ("audit-sink-incomplete", "An audit sink without the `url` or `path` its kind needs."),
+    ("audit-sink-insecure", "A plain-http audit sink in production."),
+    ("audit-worker-invalid", "`audit.worker` is not a worker service, or no single worker can ship audit events."),
     ("name-constraint-invalid", "A CA name constraint that is not a DNS subtree or CIDR range."),
     ("invalid-address", "A host, IP or URL that cannot be parsed."),
     // Issue 8: one judge. Every value that reaches an output is a validated type.
@@ -72,6 +74,7 @@ pub const CODES: &[(&str, &str)] = &[
     // Render: Redis ACL and Compose isolation (docs/diagnostics/render-data.md).
     ("redis-invalid-rule", "A Redis key pattern, channel or command rule secctl cannot render safely."),
     ("redis-queue-overlap", "A non-consumer's key patterns give it read access to an error queue."),
+    ("redis-audit-overlap", "A Redis user other than the audit worker has a key pattern matching `audit:*`."),
     ("redis-service-invalid", "`redis.service` is missing, not kind `redis`, or has no `listen`."),
     ("compose-undefined-network", "A Compose service joins a network the file does not define."),
     ("compose-undefined-secret", "A Compose service uses a secret the file does not define."),

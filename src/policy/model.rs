@@ -783,6 +783,47 @@ pub struct Audit {
     pub events: Vec<Spanned<AuditEvent>>,
     /// Where they go.
     pub sink: AuditSink,
+    /// Days the log store keeps events (1-36500). The worker dead-letters events older than this,
+    /// because the store would drop them silently with a 200. Default 365.
+    pub retention_days: Option<Spanned<u32>>,
+    /// Event categories whose operation is refused (503) when its audit event cannot be queued.
+    /// Events of other categories fail open: written to stderr and the request proceeds.
+    /// Default `[admin]`.
+    pub fail_closed: Option<Vec<Spanned<AuditCategory>>>,
+    /// The `worker` service that runs the audit task and alone may read the audit streams.
+    /// Default: the only service of kind `worker`.
+    pub worker: Option<SString>,
+}
+
+impl Policy {
+    /// The service that runs the audit task: `audit.worker`, else the only service of kind `worker`.
+    pub fn audit_worker(&self) -> Option<String> {
+        let a = self.audit.as_ref()?;
+        if let Some(w) = &a.worker {
+            return Some(w.value.clone());
+        }
+        let mut workers = self.services.iter().filter(|(_, s)| s.kind.value == ServiceKind::Worker).map(|(n, _)| n.clone());
+        match (workers.next(), workers.next()) {
+            (Some(w), None) => Some(w),
+            _ => None,
+        }
+    }
+}
+
+/// A category of audit events (the kit derives it from the event name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditCategory {
+    /// Logins and token failures (`auth.*`, `login.*`).
+    Authentication,
+    /// RBAC and tenant denials (`authz.*`, `tenant.*`).
+    Authorization,
+    /// Administrative operations (`admin.*`).
+    Admin,
+    /// Rate limits and mTLS refusals.
+    Security,
+    /// Gateway access records.
+    Access,
 }
 
 /// An auditable event class.
@@ -821,8 +862,16 @@ pub enum SinkKind {
 pub struct AuditSink {
     /// Kind.
     pub kind: Spanned<SinkKind>,
-    /// Push URL (Loki, Elasticsearch).
+    /// Push URL: the Loki push endpoint (`.../loki/api/v1/push`) or the Elasticsearch `_bulk`
+    /// endpoint. VictoriaLogs serves both (`/insert/loki/api/v1/push`, `/insert/elasticsearch/_bulk`).
+    /// Must be https in production.
     pub url: Option<SString>,
     /// File path (file).
     pub path: Option<SString>,
+    /// Basic-auth user for the sink, by reference.
+    pub username: Option<SecretRef>,
+    /// Basic-auth password for the sink, by reference.
+    pub password: Option<SecretRef>,
+    /// PEM file of the CA that signs the sink's certificate (default: the service CA bundle).
+    pub ca_file: Option<SString>,
 }

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 
 use crate::policy::{LoadedPolicy, ValidPolicy};
 
+pub mod audit;
 pub mod backend;
 pub mod compose;
 pub mod gateway;
@@ -75,7 +76,7 @@ pub fn engine(templates: &[(&str, &str)]) -> Result<tera::Tera> {
 pub fn render_all(valid: &ValidPolicy) -> Result<BTreeMap<String, RenderedFile>> {
     let ctx = Context::new(valid);
     let mut out = BTreeMap::new();
-    for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?, kit::render(&ctx)?] {
+    for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?, kit::render(&ctx)?, audit::render(&ctx)?] {
         for f in files {
             out.insert(f.path.clone(), f);
         }

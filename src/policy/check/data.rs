@@ -119,4 +119,57 @@ fn audit(cx: &mut Cx) {
             .label(format!("no {need}"))
             .hint(format!("add `{example}` to `audit.sink`"));
     }
+    if let Some(u) = &s.url {
+        if u.value.starts_with("http://") && cx.is_production() {
+            cx.error("audit-sink-insecure", u.span, "audit.sink.url", format!("the audit sink `{}` is plain http in production", u.value))
+                .label("not https")
+                .hint("use an https URL (VictoriaLogs: `-tls -tlsCertFile=... -tlsKeyFile=...`): audit events carry who did what, and the sink's credentials travel with every batch");
+        }
+    }
+    if let Some(r) = &a.retention_days {
+        if !(1..=36500).contains(&r.value) {
+            cx.error("out-of-range", r.span, "audit.retention_days", format!("retention of {} days is outside 1-36500", r.value))
+                .label("out of range")
+                .hint("keep audit events at least as long as your compliance regime requires, e.g. `retention_days: 365`");
+        }
+    }
+    let p = cx.policy;
+    if matches!(s.kind.value, SinkKind::Loki | SinkKind::Elasticsearch) {
+        // Only the audit worker may hold a Redis pattern matching the audit streams: a producer gets
+        // XADD on its own stream by a selector; any wider pattern could read or wipe the trail.
+        let worker = p.audit_worker();
+        for (name, u) in p.redis.iter().flat_map(|r| r.users.iter()) {
+            if Some(name) == worker.as_ref() {
+                continue;
+            }
+            for k in u.keys.iter().chain(&u.read_keys) {
+                if crate::policy::types::glob::overlaps(&k.value, "audit:*") {
+                    cx.error("redis-audit-overlap", k.span, format!("redis.users.{name}"), format!("`{name}` can touch the audit streams through its key pattern `{}`", k.value))
+                        .hint(format!("narrow `redis.users.{name}` patterns so they cannot match `audit:*`: producers get `XADD` on their own stream automatically"));
+                }
+            }
+        }
+        for (i, q) in p.redis.iter().flat_map(|r| r.error_queues.iter()).enumerate() {
+            if crate::policy::types::glob::overlaps(&q.key.value, "audit:*") {
+                cx.error("redis-audit-overlap", q.key.span, format!("redis.error_queues[{i}].key"), format!("error queue `{}` overlaps the audit streams: its producers could write (and trim) them", q.key.value))
+                    .hint("give error queues their own prefix, e.g. `errors:*`");
+            }
+        }
+        match &a.worker {
+            Some(w) => {
+                if p.service(&w.value).map(|x| x.kind.value) != Some(ServiceKind::Worker) {
+                    cx.error("audit-worker-invalid", w.span, "audit.worker", format!("`{}` is not a service of kind `worker`", w.value))
+                        .label("not a worker")
+                        .hint("name the `worker` service that runs the audit task");
+                }
+            }
+            None if p.audit_worker().is_none() => {
+                cx.error("audit-worker-invalid", s.kind.span, "audit.worker", "no single `worker` service can ship audit events")
+                    .label("who ships?")
+                    .hint("add `worker: <name>` to `audit`, naming the one service of kind `worker` that runs the audit task");
+            }
+            None => {}
+        }
+    }
 }
+

@@ -36,6 +36,11 @@ pub(super) fn secret_refs<'a>(cx: &Cx<'a>) -> Vec<(String, &'a SecretRef)> {
     if let Some(s) = p.ca.as_ref().and_then(|c| c.root_passphrase.as_ref()) {
         v.push(("ca.root_passphrase".into(), s));
     }
+    for (k, s) in p.audit.iter().flat_map(|a| [("username", &a.sink.username), ("password", &a.sink.password)]) {
+        if let Some(s) = s {
+            v.push((format!("audit.sink.{k}"), s));
+        }
+    }
     v
 }
 

@@ -39,6 +39,8 @@ pub struct AclUser {
     pub channels: Vec<String>,
     /// Command rules, applied after `-@all`.
     pub commands: Vec<String>,
+    /// Redis 7 selectors `(...)`: extra key+command pairs (the audit streams; see `render::audit`).
+    pub selectors: Vec<String>,
     /// Why the user exists (flow descriptions), for the generated comment.
     pub why: String,
 }
@@ -54,6 +56,7 @@ impl AclUser {
         r.extend(self.channels.iter().map(|c| format!("&{c}")));
         r.push("-@all".into());
         r.extend(self.commands.iter().cloned());
+        r.extend(self.selectors.iter().cloned());
         r.join(" ")
     }
 }
@@ -88,7 +91,7 @@ pub fn plan(valid: &ValidPolicy) -> Option<AclPlan> {
         let why = clients.get(name).cloned().unwrap_or_default();
         users.insert(
             name.clone(),
-            AclUser { name: name.clone(), keys: texts(&u.keys), read_keys: texts(&u.read_keys), write_keys: Vec::new(), channels: texts(&u.channels), commands, why },
+            AclUser { name: name.clone(), keys: texts(&u.keys), read_keys: texts(&u.read_keys), write_keys: Vec::new(), channels: texts(&u.channels), commands, selectors: Vec::new(), why },
         );
     }
     for q in &redis.error_queues {
@@ -106,27 +109,46 @@ pub fn plan(valid: &ValidPolicy) -> Option<AclPlan> {
             kit_rules(user);
         }
     }
+    audit_streams(policy, &mut users);
     Some(AclPlan { service: svc.to_string(), users: users.into_values().collect() })
 }
 
 /// What the FastAPI kit needs, and nothing more: its limiter's own `ratelimit:<service>:*` keys,
 /// EVALSHA of the GCRA script (SCRIPT LOAD once after a restart) and TIME inside it, so every
-/// process shares Redis' clock (python/secctl_fastapi/src/secctl_fastapi/ratelimit.py); and its
-/// audit stream `audit:<service>`, write-only (`%W~`: XADD, never read or trim).
+/// process shares Redis' clock (python/secctl_fastapi/src/secctl_fastapi/ratelimit.py). Its audit
+/// stream comes from [`audit_streams`] (XADD only, through a selector).
 fn kit_rules(user: &mut AclUser) {
     let own = format!("ratelimit:{}:*", user.name);
     // A policy pattern that already covers the prefix (`ratelimit:*`) needs no second one.
     if !user.keys.iter().any(|k| k.strip_suffix('*').is_some_and(|p| own.starts_with(p))) {
         user.keys.push(own);
     }
-    let audit = format!("audit:{}", user.name);
-    if !user.write_keys.contains(&audit) {
-        user.write_keys.push(audit);
-    }
     for c in ["+evalsha", "+script|load", "+time"] {
         user.commands.push(c.to_string());
     }
 }
+
+/// Audit streams: each producer may only `XADD` to its own `audit:<svc>` (a selector, so its other
+/// write rules never reach the stream: no DEL, XTRIM or XADD MAXLEN on another stream); the audit
+/// worker alone reads, acks, claims and trims. That nobody else holds a pattern matching `audit:*`
+/// was judged by `check` (`redis-audit-overlap`, in `policy::check::data`).
+fn audit_streams(policy: &Policy, users: &mut BTreeMap<String, AclUser>) {
+    // The FastAPI kit emits its audit events into its own stream whatever the sink, so producers
+    // always get their XADD; only a Loki or Elasticsearch sink has a worker that ships them.
+    let worker = if crate::render::audit::pipeline_enabled(policy) { policy.audit_worker() } else { None };
+    let producers = crate::render::audit::producers(policy);
+    for user in users.values_mut() {
+        if Some(&user.name) == worker.as_ref() {
+            user.selectors.push(WORKER_AUDIT_SELECTOR.to_string());
+        } else if producers.contains(&user.name) {
+            user.selectors.push(format!("(%W~{} +xadd)", crate::render::audit::stream_of(&user.name)));
+        }
+    }
+}
+
+/// What the audit worker may do on `audit:*`: consume through its group, re-queue gateway and
+/// Keycloak events and dead letters, keep cursors, trim after delivery. No DEL, no XRANGE.
+pub const WORKER_AUDIT_SELECTOR: &str = "(~audit:* +xreadgroup +xack +xautoclaim +xclaim +xgroup|create +xinfo|groups +xinfo|stream +xpending +xtrim +xadd +xlen +hget +hset +multi +exec +ping)";
 
 /// Services with a flow to `svc`, with the flows' descriptions.
 fn clients_of(policy: &Policy, svc: &str) -> BTreeMap<String, String> {
@@ -159,6 +181,7 @@ mod tests {
             write_keys: vec!["errors:*".into()],
             channels: vec![],
             commands: vec!["+@read".into(), "+@write".into()],
+            selectors: Vec::new(),
             why: String::new(),
         };
         assert_eq!(

@@ -175,13 +175,15 @@ mod tests {
             .contents;
         assert!(acl.contains("\nuser default off resetpass resetkeys resetchannels -@all\n"));
         assert!(acl.contains(
-            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* %W~audit:backend resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n"
+            "user backend on resetkeys ~ratelimit:* ~jobs:* ~cache:backend:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time (%W~audit:backend +xadd)\n"
         ));
         // FastAPI services get their limiter's keys, EVALSHA and their audit stream (write-only); the worker does not.
         assert!(
-            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* ~ratelimit:ai:* %W~errors:* %W~audit:ai resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time\n")
+            acl.contains("user ai on resetkeys ~jobs:ai:* ~cache:ai:* ~ratelimit:ai:* %W~errors:* resetchannels -@all +@read +@write +@connection -@dangerous +evalsha +script|load +time (%W~audit:ai +xadd)\n")
         );
-        assert!(acl.contains("user worker on resetkeys ~jobs:* ~errors:* resetchannels -@all +@read +@write +@connection -@dangerous\n"));
+        let worker = acl.lines().find(|l| l.starts_with("user worker ")).expect("worker user");
+        assert!(worker.starts_with("user worker on resetkeys ~jobs:* ~errors:* resetchannels -@all +@read +@write +@connection -@dangerous"), "{worker}");
+        assert!(!worker.contains("evalsha") && !worker.contains("ratelimit"), "the worker gets no limiter rights: {worker}");
         // Exactly the three clients with a flow to redis.
         assert_eq!(acl.lines().filter(|l| l.starts_with("user ")).count(), 4);
         // No credentials of any form in the committed file.

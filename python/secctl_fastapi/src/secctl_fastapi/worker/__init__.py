@@ -1,0 +1,1 @@
+"""secctl's background worker: its tasks live in ``secctl_fastapi.worker.tasks``."""

@@ -1,0 +1,1 @@
+"""Worker tasks, each runnable as ``python -m secctl_fastapi.worker.tasks.<name>``."""
