@@ -209,6 +209,15 @@ impl Route {
         let (r, b) = if self.ai.value { DEFAULT_AI_PER_IP } else { DEFAULT_ROUTE_PER_IP };
         (r.to_string(), b)
     }
+    /// What the kit does when Redis cannot count: explicit, else closed on AI routes, open elsewhere.
+    pub fn on_redis_down(&self) -> super::model::OnRedisDown {
+        use super::model::OnRedisDown;
+        match self.rate_limit.as_ref().and_then(|r| r.on_redis_down.as_ref()) {
+            Some(v) => v.value,
+            None if self.ai.value => OnRedisDown::Closed,
+            None => OnRedisDown::Open,
+        }
+    }
     /// Per-user limit (rate, burst): explicit; for AI routes a default; otherwise none.
     pub fn per_user_limit(&self) -> Option<(String, u32)> {
         if let Some(l) = self.rate_limit.as_ref().and_then(|r| r.per_user.as_ref()) {

@@ -329,10 +329,23 @@ pub struct Route {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Keyed on the client address.
+    /// Keyed on the client address (the gateway, and the FastAPI kit with IPv6 grouped by /64).
     pub per_ip: Option<Limit>,
-    /// Keyed on the bearer token (one key per user session).
+    /// Keyed on the verified user (`sub` and tenant), counted by the FastAPI kit in Redis.
     pub per_user: Option<Limit>,
+    /// What the FastAPI kit does when Redis cannot count: `closed` answers 503, `open` serves the
+    /// request and logs. Default: `closed` on AI routes, `open` elsewhere.
+    pub on_redis_down: Option<Spanned<OnRedisDown>>,
+}
+
+/// The FastAPI kit's answer when its rate limiter cannot reach Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnRedisDown {
+    /// Refuse with 503 (the default for AI routes: an unmetered model is a cost and abuse risk).
+    Closed,
+    /// Serve the request and log the limiter failure (the default elsewhere).
+    Open,
 }
 
 /// One limit, in nginx `limit_req` terms.
