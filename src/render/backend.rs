@@ -96,9 +96,9 @@ pub fn rules(policy: &Policy) -> Vec<RouteRule> {
     out
 }
 
-/// A Python literal for a string (JSON string syntax is valid Python).
+/// A Python literal for a string (JSON string syntax, ASCII only: valid Python whatever the value).
 fn py_str(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
+    super::escape::py(s)
 }
 
 fn py_set<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
@@ -152,7 +152,8 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         .map(|u| u.value.trim_end_matches('/').to_string())
         .unwrap_or_else(|| base.to_string());
     let issuer = format!("{public}/realms/{realm}");
-    let jwks = format!("{base}/realms/{realm}/protocol/openid-connect/certs");
+    // The realm is one URL path segment: `../` in it must not retarget the JWKS URL.
+    let jwks = format!("{base}/realms/{}/protocol/openid-connect/certs", super::escape::url_segment(realm));
     let tenancy = identity.tenancy.as_ref();
     let claim = tenancy
         .and_then(|t| t.claim.as_ref())

@@ -19,6 +19,10 @@ pub struct GatewayPlan {
     pub gateway: String,
     /// Where snippets live on the target (`<config_dir>/nginx/snippets`).
     pub snippets_dir: String,
+    /// Full paths of the shared snippets on the target (quoted by the templates' `ngx` filter).
+    pub snippets: Snippets,
+    /// Full paths of nginx's runtime files under the state root.
+    pub state_files: StateFiles,
     /// The ModSecurity entry file on the target, when the WAF is on.
     pub modsec_main: Option<String>,
     /// nginx runtime state (pid, logs, temp) on the target: flat files directly in the state root,
@@ -26,8 +30,8 @@ pub struct GatewayPlan {
     pub state_dir: String,
     /// TLS settings for every TLS server block.
     pub tls: TlsSettings,
-    /// `server_name` value.
-    pub server_names: String,
+    /// `server_name` arguments (`_` when the policy lists no host).
+    pub server_names: Vec<String>,
     /// Public TLS listener (`host:port`).
     pub public_listen: String,
     /// Plain-HTTP redirect listener and its 308 target.
@@ -36,7 +40,7 @@ pub struct GatewayPlan {
     pub internal_listen: Option<String>,
     /// Certificate paths.
     pub certs: CertPaths,
-    /// `add_header` lines (name, quoted value) sent on every response.
+    /// `add_header` lines (name, raw value; the template quotes) sent on every response.
     pub headers: Vec<(String, String)>,
     /// CORS allowlist, when configured.
     pub cors: Option<CorsPlan>,
@@ -52,6 +56,40 @@ pub struct GatewayPlan {
     pub internal_locations: Vec<LocationPlan>,
     /// `client_max_body_size`.
     pub max_body: String,
+}
+
+/// Paths of the snippets every server and location includes.
+#[derive(Debug, Serialize)]
+pub struct Snippets {
+    /// TLS settings.
+    pub tls: String,
+    /// Security headers.
+    pub headers: String,
+    /// CORS headers.
+    pub cors: String,
+    /// Proxy settings.
+    pub proxy: String,
+}
+
+/// nginx's pid, logs and temp paths: flat files directly in the state root.
+#[derive(Debug, Serialize)]
+pub struct StateFiles {
+    /// `pid`.
+    pub pid: String,
+    /// `error_log`.
+    pub error_log: String,
+    /// `access_log`.
+    pub access_log: String,
+    /// `*_temp_path` directives, in template order.
+    pub client_body: String,
+    /// `proxy_temp_path`.
+    pub proxy: String,
+    /// `fastcgi_temp_path`.
+    pub fastcgi: String,
+    /// `uwsgi_temp_path`.
+    pub uwsgi: String,
+    /// `scgi_temp_path`.
+    pub scgi: String,
 }
 
 /// HTTP → HTTPS redirect.
@@ -85,7 +123,7 @@ pub struct CertPaths {
 /// CORS settings.
 #[derive(Debug, Serialize)]
 pub struct CorsPlan {
-    /// Exact allowed origins, quoted for nginx.
+    /// Exact allowed origins (raw; the template writes them as `map` keys).
     pub origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true`.
     pub credentials: bool,
@@ -139,8 +177,10 @@ pub struct LimitUse {
 pub struct LocationPlan {
     /// The route path from the policy.
     pub path: String,
-    /// Location argument: `/api/` (prefix) or `= /healthz` (exact).
+    /// Location argument: `/api/` (prefix) or `= /healthz` (exact), to spot duplicates.
     pub matcher: String,
+    /// Exact match (`location = <path>`); else a prefix.
+    pub exact: bool,
     /// Upstream block.
     pub upstream: String,
     /// `https` or `http`.
@@ -191,14 +231,32 @@ impl GatewayPlan {
                 format!(":{}", public.port.value)
             },
         });
-        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, &format!("{}edge.hosts", at(file, h.span)))).collect::<Result<Vec<_>>>()?.join(" ");
+        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, &format!("{}edge.hosts", at(file, h.span)))).collect::<Result<Vec<_>>>()?;
+        let snippets_dir = format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/'));
+        let state = dp.state_dir.trim_end_matches('/');
         let mut plan = GatewayPlan {
             gateway: gw.clone(),
-            snippets_dir: format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/')),
+            snippets: Snippets {
+                tls: format!("{snippets_dir}/tls.conf"),
+                headers: format!("{snippets_dir}/security-headers.conf"),
+                cors: format!("{snippets_dir}/cors.conf"),
+                proxy: format!("{snippets_dir}/proxy.conf"),
+            },
+            state_files: StateFiles {
+                pid: format!("{state}/nginx.pid"),
+                error_log: format!("{state}/nginx-error.log"),
+                access_log: format!("{state}/nginx-access.json"),
+                client_body: format!("{state}/nginx-body"),
+                proxy: format!("{state}/nginx-proxy"),
+                fastcgi: format!("{state}/nginx-fastcgi"),
+                uwsgi: format!("{state}/nginx-uwsgi"),
+                scgi: format!("{state}/nginx-scgi"),
+            },
+            snippets_dir,
             modsec_main: policy.waf.as_ref().map(|_| format!("{}/modsecurity/main.conf", dp.config_dir.trim_end_matches('/'))),
             state_dir: dp.state_dir.trim_end_matches('/').to_string(),
             tls: tls::settings(edge.tls_profile()),
-            server_names: if server_names.is_empty() { "_".into() } else { server_names },
+            server_names: if server_names.is_empty() { vec!["_".into()] } else { server_names },
             public_listen,
             redirect,
             internal_listen: edge.internal_listen.as_ref().map(listen_str),
@@ -259,6 +317,7 @@ impl GatewayPlan {
             };
             let loc = LocationPlan {
                 matcher: if path.ends_with('/') { path.clone() } else { format!("= {path}") },
+                exact: !path.ends_with('/'),
                 path,
                 scheme: if up_tls { "https" } else { "http" },
                 tls_snippet: up_tls.then(|| format!("{}/upstream-{}.conf", self.snippets_dir, up_block)),
@@ -279,8 +338,8 @@ impl GatewayPlan {
             // nginx prints the subject in RFC 2253 order (last RDN first); the CA writes CN and O,
             // in an order that depends on the issuer, so accept both spellings of the same subject.
             let (cn, o) = (rfc2253_escape(&id), rfc2253_escape(&org));
-            self.identities.push((nginx_quote(&format!("CN={cn},O={o}"), "client subject")?, id.clone()));
-            self.identities.push((nginx_quote(&format!("O={o},CN={cn}"), "client subject")?, id));
+            self.identities.push((format!("CN={cn},O={o}"), id.clone()));
+            self.identities.push((format!("O={o},CN={cn}"), id));
         }
         Ok(())
     }
@@ -302,7 +361,7 @@ impl GatewayPlan {
             listen.host.value.clone()
         };
         let host = check_token(&host, "upstream host")?;
-        let server = if host.contains(':') { format!("[{host}]:{}", listen.port.value) } else { format!("{host}:{}", listen.port.value) };
+        let server = host_port(&host, listen.port.value);
         self.upstreams.push(UpstreamPlan {
             name: up_name,
             service: name.to_string(),
@@ -378,7 +437,8 @@ fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, Stri
         };
         f.as_ref().map(|v| v.span).unwrap_or(Span::UNKNOWN)
     };
-    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k))))?))).collect()
+    // Values stay raw: the template's `ngx` filter quotes them. `$` would be a variable.
+    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k)))).map(|_| v)?))).collect()
 }
 
 fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
@@ -388,20 +448,26 @@ fn cors(edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
         if o.value == "*" || o.value.starts_with('~') {
             bail!("{}edge.cors.origins: {:?} is not allowed: list exact origins (scheme://host[:port])", at(file, o.span), o.value);
         }
-        origins.push(nginx_quote(&o.value, &format!("{}edge.cors.origins", at(file, o.span)))?);
+        origins.push(o.value.clone());
     }
     Ok(Some(CorsPlan {
         origins,
         credentials: c.credentials.value,
-        methods: nginx_quote(&c.methods_or_default().join(", "), "CORS methods")?,
-        headers: nginx_quote(&c.headers_or_default().join(", "), "CORS headers")?,
-        expose: nginx_quote(&c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "), "CORS expose headers")?,
+        methods: c.methods_or_default().join(", "),
+        headers: c.headers_or_default().join(", "),
+        expose: c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "),
         max_age: c.max_age(),
     }))
 }
 
 fn listen_str(l: &Listen) -> String {
-    if l.host.value.contains(':') { format!("[{}]:{}", l.host.value, l.port.value) } else { format!("{}:{}", l.host.value, l.port.value) }
+    host_port(&l.host.value, l.port.value)
+}
+
+/// `host:port`, with an IPv6 address in brackets exactly once (`::1` and `[::1]` alike).
+fn host_port(host: &str, port: u16) -> String {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if bare.contains(':') { format!("[{bare}]:{port}") } else { format!("{bare}:{port}") }
 }
 
 fn is_wildcard(host: &str) -> bool {
@@ -421,7 +487,7 @@ pub fn nginx_quote(v: &str, what: &str) -> Result<String> {
     if v.contains('$') || v.chars().any(|c| c.is_control()) {
         bail!("{what} {v:?} contains `$` or a control character, which nginx cannot carry in a literal string");
     }
-    Ok(format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+    super::escape::nginx(v)
 }
 
 /// A bare token (host, size): no whitespace, quotes, `;`, braces or `$`.
@@ -453,6 +519,9 @@ mod tests {
     fn quoting_refuses_dollar_and_escapes_quotes() {
         assert!(nginx_quote("a$b", "x").is_err());
         assert_eq!(nginx_quote(r#"a "b" \c"#, "x").unwrap(), r#""a \"b\" \\c""#);
+        assert_eq!(host_port("[::1]", 8443), "[::1]:8443");
+        assert_eq!(host_port("::1", 8443), "[::1]:8443");
+        assert_eq!(host_port("127.0.0.1", 8443), "127.0.0.1:8443");
     }
 
     fn policy(extra_routes: &str) -> Policy {
@@ -492,7 +561,7 @@ mod tests {
         prod.project.environment.value = crate::policy::model::Environment::Production;
         let plan = GatewayPlan::build(&prod, "p.yaml").unwrap().unwrap();
         let hsts = plan.headers.iter().find(|(k, _)| k == "Strict-Transport-Security").map(|(_, v)| v.as_str());
-        assert_eq!(hsts, Some("\"max-age=63072000; includeSubDomains\""));
+        assert_eq!(hsts, Some("max-age=63072000; includeSubDomains"));
     }
 
     #[test]

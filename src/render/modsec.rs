@@ -134,6 +134,10 @@ fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
             bail!("{}waf.allowed_content_types: {t:?} is not a media type such as application/json", at(file, span_in(&waf.allowed_content_types, t)));
         }
     }
+    // Each method and media type is one token inside `setvar:'...'`: no quote may end it.
+    for v in methods.iter().chain(&types) {
+        super::escape::modsec(v, "a WAF method or media type")?;
+    }
     let audit_log = waf.audit_log().to_string();
     if audit_log.chars().any(|c| c.is_whitespace() || c == '"') {
         bail!("{}waf.audit_log: {audit_log:?} must be a path without spaces or quotes", at(file, waf.audit_log.as_ref().map(|a| a.span).unwrap_or(Span::UNKNOWN)));
@@ -176,6 +180,11 @@ fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
         }
         if !(text.contains(&format!("id:{id},")) || text.contains(&format!("id:{id}\"")) || text.contains(&format!("id:'{id}'"))) {
             bail!("{}waf.custom_rules[{id}]: the rule text must carry `id:{id}` (the id field and the rule disagree)", at(file, r.rule.span));
+        }
+        // A rule is one directive on one line: a line break (or a trailing `\` continuation)
+        // would let the policy add `SecRuleEngine Off` after it.
+        if text.chars().any(|c| c.is_control() || super::escape::is_bidi(c) || matches!(c, '\u{2028}' | '\u{2029}')) || text.ends_with('\\') {
+            return Err(super::escape::unsafe_value("ModSecurity", &format!("waf.custom_rules[{id}].rule"), text));
         }
         custom_rules.push(Custom { id, description: r.description.as_deref().map(one_line), rule: text.to_string() });
     }

@@ -102,6 +102,23 @@ pub struct AclPlan {
     pub users: Vec<AclUser>,
 }
 
+impl AclPlan {
+    /// Refuses, as a secctl bug, any token an ACL line cannot carry (ACL lines are split on
+    /// spaces and cannot quote) and any user name that would leave the secrets directory as a
+    /// file name. `check` refuses these with a code; this is the second depth.
+    pub fn ensure_safe(&self) -> anyhow::Result<()> {
+        use crate::render::escape::{acl_token, path_segment};
+        for u in &self.users {
+            acl_token(&u.name, "the Redis user name")?;
+            path_segment(&u.name, "the Redis user name")?;
+            for t in u.keys.iter().chain(&u.read_keys).chain(&u.write_keys).chain(&u.channels).chain(&u.commands) {
+                acl_token(t, &format!("a rule of Redis user {}", u.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Builds the ACL plan, or returns every problem found (all errors).
 pub fn plan(loaded: &LoadedPolicy) -> Result<Option<AclPlan>, Vec<Diagnostic>> {
     let policy = &loaded.policy;

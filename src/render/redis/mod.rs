@@ -46,6 +46,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         Ok(None) => return Ok(Vec::new()),
         Err(diags) => return Err(policy_error(&diags)),
     };
+    plan.ensure_safe()?;
     let policy = &loaded.policy;
     let svc = policy.service(&plan.service).expect("checked by acl::plan");
     let listen = svc.listen.as_ref().expect("checked by acl::plan");
@@ -63,7 +64,11 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     c.insert("service", &plan.service);
     c.insert("bind", &listen.host.value);
     c.insert("port", &listen.port.value);
-    c.insert("pki_dir", paths.pki_dir.trim_end_matches('/'));
+    let pki = paths.pki_dir.trim_end_matches('/');
+    // Full paths here, so the template quotes each as one redis.conf argument.
+    c.insert("cert_file", &format!("{pki}/services/{}/server-fullchain.crt", plan.service));
+    c.insert("key_file", &format!("{pki}/services/{}/server.key", plan.service));
+    c.insert("ca_file", &format!("{pki}/ca/chain.crt"));
     c.insert(
         "acl_file",
         &format!(
