@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::policy::model::{AuthMode, ClientKind, Listener, Policy};
 
-use super::{Context, RenderedFile, engine};
+use super::{Context, RenderedFile, engine_once};
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[(
     "module",
@@ -184,7 +186,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     c.insert("tenant_claim", &py_str(&claim));
     c.insert("tenants", &py_set(&tenants));
     c.insert("rules", &rules);
-    let contents = engine(TEMPLATES)?.render("module", &c)?;
+    let contents = engine_once(&ENGINE, TEMPLATES)?.render("module", &c)?;
     Ok(vec![RenderedFile {
         path: "backend/secctl_security.py".into(),
         contents,

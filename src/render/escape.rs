@@ -115,13 +115,33 @@ pub fn acl_token(v: &str, what: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-/// A token inside a ModSecurity directive (path, operator argument, action value): no
-/// whitespace, control characters, quotes or backslashes, so it stays one argument on one line.
+/// A token inside a ModSecurity directive (path, operator argument, action value). The
+/// SecLang lexer cuts `Include` paths at `{`, `#` and `~`, expands `*` as a glob and reads `$`
+/// as a macro, so only plain characters pass: it stays one literal argument on one line.
 pub fn modsec(v: &str, what: &str) -> Result<String> {
-    if v.is_empty() || v.chars().any(|c| c.is_whitespace() || is_hostile(c) || matches!(c, '"' | '\'' | '\\' | '`')) {
+    if v.is_empty() || !v.chars().all(|c| bare_safe(c) && c != '*') {
         return Err(unsafe_value("ModSecurity", what, v));
     }
     Ok(v.to_string())
+}
+
+/// An nginx size (`client_max_body_size`): digits with an optional `k`, `m` or `g` suffix.
+pub fn nginx_size(v: &str) -> Result<String> {
+    let digits = v.strip_suffix(['k', 'K', 'm', 'M', 'g', 'G']).unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(unsafe_value("nginx", "the size", v));
+    }
+    Ok(v.to_string())
+}
+
+/// A host path secctl writes to: a NUL byte cannot be in a file name (the write would fail
+/// half-way through a render), so it is refused before anything is written.
+pub fn host_path(p: &std::path::Path, what: &str) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    if p.as_os_str().as_bytes().contains(&0) {
+        return Err(unsafe_value("a file path", what, &p.to_string_lossy()));
+    }
+    Ok(())
 }
 
 /// A JSON string literal, which is also a valid Python string literal. Everything outside
@@ -154,6 +174,15 @@ pub fn path_segment(v: &str, what: &str) -> Result<String> {
         bail!(unsafe_value("a file path", what, v));
     }
     Ok(v.to_string())
+}
+
+/// A deploy root (a path inside the containers): no `.` or `..` component, so two roots can
+/// never turn out to be one directory, and nothing built under a root can leave it.
+pub fn deploy_root(v: &str, what: &str) -> Result<()> {
+    if v.is_empty() || v.split('/').any(|c| c == "." || c == "..") {
+        return Err(unsafe_value("a deploy path", what, v));
+    }
+    Ok(())
 }
 
 /// A URL path segment: percent-encodes everything but RFC 3986 unreserved characters,
@@ -236,6 +265,12 @@ mod tests {
     fn comments_and_paths_and_urls() {
         assert_eq!(comment("a\nb\u{202e}"), "a\\u{a}b\\u{202e}");
         assert!(path_segment("../x", "user").is_err());
+        assert!(modsec("/a/b-c.conf", "x").is_ok());
+        for bad in ["/a/x{}", "/a/#x", "/a/~x", "/a/*", "$x", "a b", "a\nb", "a'b"] {
+            assert!(modsec(bad, "x").is_err(), "{bad:?}");
+        }
+        assert_eq!(nginx_size("1m").unwrap(), "1m");
+        assert!(nginx_size("../../x").is_err() && nginx_size("m").is_err());
         assert!(path_segment("..", "user").is_err());
         assert_eq!(path_segment("api", "user").unwrap(), "api");
         assert_eq!(url_segment("../admin"), "..%2Fadmin");

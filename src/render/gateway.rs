@@ -270,6 +270,7 @@ impl GatewayPlan {
             internal_locations: Vec::new(),
             max_body: check_token(edge.max_body_size(), &format!("{}edge.max_body_size", at(file, edge.max_body_size.as_ref().map(|m| m.span).unwrap_or(Span::UNKNOWN))))?,
         };
+        plan.max_body = super::escape::nginx_size(&plan.max_body)?;
         plan.add_routes(policy, &gw, file)?;
         Ok(Some(plan))
     }

@@ -72,10 +72,24 @@ pub fn engine(templates: &[(&str, &str)]) -> Result<tera::Tera> {
     Ok(t)
 }
 
+/// [`engine`], compiled once per process: the templates are compiled into the binary, so
+/// every render of every policy can share one instance.
+pub fn engine_once(cell: &'static std::sync::OnceLock<tera::Tera>, templates: &[(&str, &str)]) -> Result<&'static tera::Tera> {
+    if let Some(t) = cell.get() {
+        return Ok(t);
+    }
+    let t = engine(templates)?;
+    Ok(cell.get_or_init(|| t))
+}
+
 /// Renders every target for a policy `check` accepted, keyed by relative path (sorted, so
 /// output order is stable).
 pub fn render_all(valid: &ValidPolicy) -> Result<BTreeMap<String, RenderedFile>> {
     let ctx = Context::new(valid);
+    let dp = valid.policy().deploy_paths();
+    for (what, v) in [("deploy.config_dir", &dp.config_dir), ("deploy.pki_dir", &dp.pki_dir), ("deploy.state_dir", &dp.state_dir), ("deploy.secrets_dir", &dp.secrets_dir)] {
+        escape::deploy_root(v, what)?;
+    }
     let mut out = BTreeMap::new();
     for files in [nginx::render(&ctx)?, modsec::render(&ctx)?, redis::render(&ctx)?, compose::render(&ctx)?, backend::render(&ctx)?] {
         for f in files {

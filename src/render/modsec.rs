@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::policy::model::{Policy, WafExclusion, WafMode};
 
 use super::gateway::at;
-use super::{engine, Context, RenderedFile};
+use super::{engine_once, Context, RenderedFile};
 use crate::policy::Span;
 
 /// First id of the rules secctl generates for route exclusions (10000-19999).
@@ -52,6 +52,8 @@ pub const CRS_FILES: &[&str] = &[
     "RESPONSE-959-BLOCKING-EVALUATION.conf",
     "RESPONSE-980-CORRELATION.conf",
 ];
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("modsecurity/main.conf", include_str!("../../templates/modsecurity/main.conf.tera")),
@@ -105,7 +107,7 @@ struct Custom {
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let policy = &ctx.loaded.policy;
     let Some(plan) = plan(policy, &ctx.loaded.source.name)? else { return Ok(Vec::new()) };
-    let tera = engine(TEMPLATES)?;
+    let tera = engine_once(&ENGINE, TEMPLATES)?;
     let mut tctx = tera::Context::new();
     tctx.insert("header", &ctx.header("#"));
     tctx.insert("m", &plan);

@@ -11,11 +11,13 @@ use crate::diag::Diagnostic;
 use crate::exit::Fail;
 use crate::policy::model::TlsProfile;
 
-use super::{Context, RenderedFile, engine};
+use super::{Context, RenderedFile, engine_once};
 
 pub mod acl;
 pub mod glob;
 pub mod secrets;
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -47,6 +49,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         Err(diags) => return Err(policy_error(&diags)),
     };
     plan.ensure_safe()?;
+    super::escape::host_path(&secrets::host_dir(loaded), "redis.secrets_dir")?;
     let policy = &loaded.policy;
     let svc = policy.service(&plan.service).expect("checked by acl::plan");
     let listen = svc.listen.as_ref().expect("checked by acl::plan");
@@ -95,7 +98,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         .collect();
     c.insert("users", &users);
     c.insert("header", &ctx.header("#"));
-    let t = engine(TEMPLATES)?;
+    let t = engine_once(&ENGINE, TEMPLATES)?;
     Ok(vec![
         RenderedFile {
             path: "redis/redis.conf".into(),

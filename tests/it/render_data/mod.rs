@@ -4,4 +4,4 @@
 mod backend;
 mod compose;
 mod redis;
-mod support;
+pub(crate) mod support;
