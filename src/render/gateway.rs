@@ -54,6 +54,11 @@ pub struct GatewayPlan {
     pub public_locations: Vec<LocationPlan>,
     /// Locations on the internal listener.
     pub internal_locations: Vec<LocationPlan>,
+    /// A public route is `/` itself: it replaces the catch-all `location / { return 404; }`
+    /// (two `location /` blocks fail `nginx -t`).
+    pub public_root_routed: bool,
+    /// The same for the internal listener.
+    pub internal_root_routed: bool,
     /// `client_max_body_size`.
     pub max_body: String,
 }
@@ -268,10 +273,14 @@ impl GatewayPlan {
             upstreams: Vec::new(),
             public_locations: Vec::new(),
             internal_locations: Vec::new(),
+            public_root_routed: false,
+            internal_root_routed: false,
             max_body: check_token(edge.max_body_size(), &format!("{}edge.max_body_size", at(file, edge.max_body_size.as_ref().map(|m| m.span).unwrap_or(Span::UNKNOWN))))?,
         };
         plan.max_body = super::escape::nginx_size(&plan.max_body)?;
         plan.add_routes(policy, &gw, file)?;
+        plan.public_root_routed = plan.public_locations.iter().any(|l| l.matcher == "/");
+        plan.internal_root_routed = plan.internal_locations.iter().any(|l| l.matcher == "/");
         Ok(Some(plan))
     }
 

@@ -2,6 +2,7 @@
 //! nginx 1.22 with the ModSecurity module and CRS, curl, modsec-rules-check and sslyze.
 
 mod files;
+mod invariant;
 mod live;
 mod support;
 mod validate;
