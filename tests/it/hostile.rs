@@ -390,19 +390,30 @@ impl Corpus {
     }
 }
 
-fn rename(v: &mut Value, old: &str, new: &str, n: &mut usize) {
+/// Renames an identifier everywhere it is referenced: every string value equal to `old` (but
+/// never a `kind`, whose values are an enum that happens to share names with services) and the
+/// keys of the maps keyed by service (`services`, `redis.users`).
+pub(crate) fn rename(v: &mut Value, old: &str, new: &str, n: &mut usize) {
+    rename_under(v, "", old, new, n)
+}
+
+fn rename_under(v: &mut Value, key: &str, old: &str, new: &str, n: &mut usize) {
     match v {
-        Value::String(s) if s == old => {
+        Value::String(s) if s == old && key != "kind" => {
             *s = new.to_string();
             *n += 1;
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| rename(x, old, new, n)),
+        Value::Array(a) => a.iter_mut().for_each(|x| rename_under(x, key, old, new, n)),
         Value::Object(m) => {
-            if let Some(x) = m.remove(old) {
-                m.insert(new.to_string(), x);
-                *n += 1;
+            if matches!(key, "services" | "users") {
+                if let Some(x) = m.remove(old) {
+                    m.insert(new.to_string(), x);
+                    *n += 1;
+                }
             }
-            m.values_mut().for_each(|x| rename(x, old, new, n));
+            for (k, x) in m.iter_mut() {
+                rename_under(x, k, old, new, n);
+            }
         }
         _ => {}
     }

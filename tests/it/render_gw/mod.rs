@@ -3,6 +3,7 @@
 
 mod files;
 mod invariant;
+mod prop;
 mod live;
 mod support;
 mod validate;
