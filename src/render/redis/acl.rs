@@ -109,6 +109,11 @@ impl AclPlan {
     pub fn ensure_safe(&self) -> anyhow::Result<()> {
         use crate::render::escape::{acl_token, path_segment};
         for u in &self.users {
+            // `default` is Redis's own user, which secctl disables: a service of that name
+            // would redefine it (Redis 7.0 aborts on the duplicate; a later version may not).
+            if u.name == "default" {
+                return Err(crate::render::escape::unsafe_value("a Redis ACL", "the Redis user name (reserved by Redis)", &u.name));
+            }
             acl_token(&u.name, "the Redis user name")?;
             path_segment(&u.name, "the Redis user name")?;
             for t in u.keys.iter().chain(&u.read_keys).chain(&u.write_keys).chain(&u.channels).chain(&u.commands) {
