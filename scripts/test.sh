@@ -11,3 +11,6 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 # lib, bins and the integration binary (there are no doctests), so the runner closes on the
 # integration results.
 cargo test --locked --lib --bins --tests "$@"
+# The render fuzz target, short and bounded ("check accepted => render succeeds and every value
+# lands escaped"); long runs are reported in fuzz/README.md. A crash fails the run.
+cargo +nightly fuzz run render_escaped -- -runs=20000 -max_total_time=60 -max_len=512 -timeout=10

@@ -242,4 +242,18 @@ mod tests {
         assert!(m.contains("AUDIENCES = frozenset({\"backend-api\"})"));
         assert!(m.contains("TENANT_CLAIM = \"organization\""));
     }
+
+    #[test]
+    fn realm_cannot_retarget_the_jwks_url_and_values_stay_literals() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/reference.yaml"))
+            .unwrap()
+            .replace("realm: acme", "realm: \"../../admin\\u2028x\"");
+        let (policy, source) = parse_bytes("reference.yaml", text.as_bytes()).unwrap();
+        let l = LoadedPolicy { policy, source, base_dir: ".".into() };
+        let m = render(&Context::new(&crate::policy::ValidPolicy::assume_valid(l))).unwrap().remove(0).contents;
+        let jwks = m.lines().find(|l| l.starts_with("JWKS_URL = ")).unwrap();
+        assert_eq!(jwks, "JWKS_URL = \"https://keycloak.acme.internal:8443/realms/..%2F..%2Fadmin%E2%80%A8x/protocol/openid-connect/certs\"");
+        assert!(m.contains("ISSUER = \"https://auth.acme.example/realms/../../admin\\u2028x\""), "the issuer is compared, never fetched: kept exact, escaped");
+        assert!(!m.contains('\u{2028}'));
+    }
 }
