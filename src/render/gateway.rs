@@ -85,7 +85,7 @@ pub struct StateFiles {
     pub error_log: String,
     /// `access_log`.
     pub access_log: String,
-    /// `*_temp_path` directives, in template order.
+    /// `client_body_temp_path`.
     pub client_body: String,
     /// `proxy_temp_path`.
     pub proxy: String,
