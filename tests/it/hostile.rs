@@ -413,11 +413,11 @@ fn rename_under(v: &mut Value, key: &str, old: &str, new: &str, n: &mut usize) {
         }
         Value::Array(a) => a.iter_mut().for_each(|x| rename_under(x, key, old, new, n)),
         Value::Object(m) => {
-            if matches!(key, "services" | "users") {
-                if let Some(x) = m.remove(old) {
-                    m.insert(new.to_string(), x);
-                    *n += 1;
-                }
+            if matches!(key, "services" | "users")
+                && let Some(x) = m.remove(old)
+            {
+                m.insert(new.to_string(), x);
+                *n += 1;
             }
             for (k, x) in m.iter_mut() {
                 rename_under(x, k, old, new, n);
@@ -688,11 +688,11 @@ fn serve_value(
     } else {
         let (mut name, mut used) = ("policy.yaml".to_string(), 0);
         for field in &usable {
-            if let Some((next, n)) = corpus.apply(&doc, field, v) {
-                if renders(&next, &n) {
-                    (doc, name) = (next, n);
-                    used += 1;
-                }
+            if let Some((next, n)) = corpus.apply(&doc, field, v)
+                && renders(&next, &n)
+            {
+                (doc, name) = (next, n);
+                used += 1;
             }
         }
         (doc, name, used)

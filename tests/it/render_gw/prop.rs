@@ -141,9 +141,10 @@ fn nginx_shape(text: &str) -> (usize, usize, usize) {
 }
 
 /// Per output (upstream snippets, named after services, pooled): line count and nginx shape.
-fn shapes(
-    files: &BTreeMap<String, String>,
-) -> BTreeMap<String, Vec<(usize, (usize, usize, usize))>> {
+/// Line count and nginx shape of one output.
+type Shape = (usize, (usize, usize, usize));
+
+fn shapes(files: &BTreeMap<String, String>) -> BTreeMap<String, Vec<Shape>> {
     let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for (path, text) in files {
         let key = if path.starts_with("nginx/snippets/upstream-") {
