@@ -66,4 +66,13 @@ if [ -f scripts/keycloak.sh ]; then
   log "fetching Keycloak (cached in ~/.m2 and .cache/)"
   bash scripts/keycloak.sh fetch
 fi
+# The CI fuzz run (scripts/test.sh): cargo-fuzz on the nightly toolchain, installed once (cached in ~/.cargo/bin).
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  log "installing the nightly Rust toolchain (cargo fuzz needs it)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  log "installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
 log "setup complete"

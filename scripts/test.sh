@@ -12,6 +12,10 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 # integration results.
 cargo test --locked --lib --bins --tests "$@"
 
+# The render fuzz target, short and bounded ("check accepted => render succeeds and every value
+# lands escaped"); long runs are reported in fuzz/README.md. A crash fails the run.
+cargo +nightly fuzz run render_escaped -- -runs=20000 -max_total_time=60 -max_len=512 -timeout=10
+
 # The Python kit (python/secctl_fastapi) against real Redis and JWKS servers, and the audit pipeline
 # (test_audit_*.py) against real Redis, VictoriaLogs, nginx + ModSecurity and Keycloak. pytest exits 5 when it
 # selects no test: that is a failure here, never a pass.

@@ -19,6 +19,10 @@ pub struct GatewayPlan {
     pub gateway: String,
     /// Where snippets live on the target (`<config_dir>/nginx/snippets`).
     pub snippets_dir: String,
+    /// Full paths of the shared snippets on the target (quoted by the templates' `ngx` filter).
+    pub snippets: Snippets,
+    /// Full paths of nginx's runtime files under the state root.
+    pub state_files: StateFiles,
     /// The ModSecurity entry file on the target, when the WAF is on.
     pub modsec_main: Option<String>,
     /// nginx runtime state (pid, logs, temp) on the target: flat files directly in the state root,
@@ -26,8 +30,8 @@ pub struct GatewayPlan {
     pub state_dir: String,
     /// TLS settings for every TLS server block.
     pub tls: TlsSettings,
-    /// `server_name` value.
-    pub server_names: String,
+    /// `server_name` arguments (`_` when the policy lists no host).
+    pub server_names: Vec<String>,
     /// Public TLS listener (`host:port`).
     pub public_listen: String,
     /// Plain-HTTP redirect listener and its 308 target.
@@ -36,7 +40,7 @@ pub struct GatewayPlan {
     pub internal_listen: Option<String>,
     /// Certificate paths.
     pub certs: CertPaths,
-    /// `add_header` lines (name, quoted value) sent on every response.
+    /// `add_header` lines (name, raw value; the template quotes) sent on every response.
     pub headers: Vec<(String, String)>,
     /// CORS allowlist, when configured.
     pub cors: Option<CorsPlan>,
@@ -50,12 +54,47 @@ pub struct GatewayPlan {
     pub public_locations: Vec<LocationPlan>,
     /// Locations on the internal listener.
     pub internal_locations: Vec<LocationPlan>,
+    /// A public route is `/` itself: it replaces the catch-all `location / { return 404; }`
+    /// (two `location /` blocks fail `nginx -t`).
+    pub public_root_routed: bool,
+    /// The same for the internal listener.
+    pub internal_root_routed: bool,
     /// `client_max_body_size`.
     pub max_body: String,
-    /// A route `path: /` exists on the public listener (it replaces the 404 fallback).
-    pub public_root: bool,
-    /// A route `path: /` exists on the internal listener.
-    pub internal_root: bool,
+}
+
+/// Paths of the snippets every server and location includes.
+#[derive(Debug, Serialize)]
+pub struct Snippets {
+    /// TLS settings.
+    pub tls: String,
+    /// Security headers.
+    pub headers: String,
+    /// CORS headers.
+    pub cors: String,
+    /// Proxy settings.
+    pub proxy: String,
+}
+
+/// nginx's pid, logs and temp paths: flat files directly in the state root.
+#[derive(Debug, Serialize)]
+pub struct StateFiles {
+    /// `pid`.
+    pub pid: String,
+    /// `error_log`.
+    pub error_log: String,
+    /// `access_log`.
+    pub access_log: String,
+    /// `client_body_temp_path`.
+    pub client_body: String,
+    /// `proxy_temp_path`.
+    pub proxy: String,
+    /// `fastcgi_temp_path`.
+    pub fastcgi: String,
+    /// `uwsgi_temp_path`.
+    pub uwsgi: String,
+    /// `scgi_temp_path`.
+    pub scgi: String,
 }
 
 /// HTTP → HTTPS redirect.
@@ -89,7 +128,7 @@ pub struct CertPaths {
 /// CORS settings.
 #[derive(Debug, Serialize)]
 pub struct CorsPlan {
-    /// Exact allowed origins, quoted for nginx.
+    /// Exact allowed origins (raw; the template writes them as `map` keys).
     pub origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true`.
     pub credentials: bool,
@@ -143,8 +182,10 @@ pub struct LimitUse {
 pub struct LocationPlan {
     /// The route path from the policy.
     pub path: String,
-    /// Location argument: `/api/` (prefix) or `= /healthz` (exact).
+    /// Location argument: `/api/` (prefix) or `= /healthz` (exact), to spot duplicates.
     pub matcher: String,
+    /// Exact match (`location = <path>`); else a prefix.
+    pub exact: bool,
     /// Upstream block.
     pub upstream: String,
     /// `https` or `http`.
@@ -195,32 +236,51 @@ impl GatewayPlan {
                 format!(":{}", public.port.value)
             },
         });
-        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, &format!("{}edge.hosts", at(file, h.span)))).collect::<Result<Vec<_>>>()?.join(" ");
+        let server_names = edge.hosts.iter().map(|h| check_token(&h.value, &format!("{}edge.hosts", at(file, h.span)))).collect::<Result<Vec<_>>>()?;
+        let snippets_dir = format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/'));
+        let state = dp.state_dir.trim_end_matches('/');
         let mut plan = GatewayPlan {
             gateway: gw.clone(),
-            snippets_dir: format!("{}/nginx/snippets", dp.config_dir.trim_end_matches('/')),
+            snippets: Snippets {
+                tls: format!("{snippets_dir}/tls.conf"),
+                headers: format!("{snippets_dir}/security-headers.conf"),
+                cors: format!("{snippets_dir}/cors.conf"),
+                proxy: format!("{snippets_dir}/proxy.conf"),
+            },
+            state_files: StateFiles {
+                pid: format!("{state}/nginx.pid"),
+                error_log: format!("{state}/nginx-error.log"),
+                access_log: format!("{state}/nginx-access.json"),
+                client_body: format!("{state}/nginx-body"),
+                proxy: format!("{state}/nginx-proxy"),
+                fastcgi: format!("{state}/nginx-fastcgi"),
+                uwsgi: format!("{state}/nginx-uwsgi"),
+                scgi: format!("{state}/nginx-scgi"),
+            },
+            snippets_dir,
             modsec_main: policy.waf.as_ref().map(|_| format!("{}/modsecurity/main.conf", dp.config_dir.trim_end_matches('/'))),
             state_dir: dp.state_dir.trim_end_matches('/').to_string(),
             tls: tls::settings(edge.tls_profile()),
-            server_names: if server_names.is_empty() { "_".into() } else { server_names },
+            server_names: if server_names.is_empty() { vec!["_".into()] } else { server_names },
             public_listen,
             redirect,
             internal_listen: edge.internal_listen.as_ref().map(listen_str),
             certs,
             headers: headers(policy, edge, file)?,
-            cors: cors(policy, edge, file)?,
+            cors: cors(policy, edge)?,
             zones: Vec::new(),
             identities: Vec::new(),
             upstreams: Vec::new(),
             public_locations: Vec::new(),
             internal_locations: Vec::new(),
-            public_root: false,
-            internal_root: false,
+            public_root_routed: false,
+            internal_root_routed: false,
             max_body: check_token(edge.max_body_size(), &format!("{}edge.max_body_size", at(file, edge.max_body_size.as_ref().map(|m| m.span).unwrap_or(Span::UNKNOWN))))?,
         };
+        plan.max_body = super::escape::nginx_size(&plan.max_body)?;
         plan.add_routes(policy, &gw, file)?;
-        plan.public_root = plan.public_locations.iter().any(|l| l.matcher == "/");
-        plan.internal_root = plan.internal_locations.iter().any(|l| l.matcher == "/");
+        plan.public_root_routed = plan.public_locations.iter().any(|l| l.matcher == "/");
+        plan.internal_root_routed = plan.internal_locations.iter().any(|l| l.matcher == "/");
         Ok(Some(plan))
     }
 
@@ -261,6 +321,7 @@ impl GatewayPlan {
             };
             let loc = LocationPlan {
                 matcher: if path.ends_with('/') { path.clone() } else { format!("= {path}") },
+                exact: !path.ends_with('/'),
                 path,
                 scheme: if up_tls { "https" } else { "http" },
                 tls_snippet: up_tls.then(|| format!("{}/upstream-{}.conf", self.snippets_dir, up_block)),
@@ -277,8 +338,8 @@ impl GatewayPlan {
             // nginx prints the subject in RFC 2253 order (last RDN first); the CA writes CN and O,
             // in an order that depends on the issuer, so accept both spellings of the same subject.
             let (cn, o) = (rfc2253_escape(&id), rfc2253_escape(&org));
-            self.identities.push((nginx_quote(&format!("CN={cn},O={o}"), "client subject")?, id.clone()));
-            self.identities.push((nginx_quote(&format!("O={o},CN={cn}"), "client subject")?, id));
+            self.identities.push((format!("CN={cn},O={o}"), id.clone()));
+            self.identities.push((format!("O={o},CN={cn}"), id));
         }
         Ok(())
     }
@@ -371,23 +432,24 @@ fn headers(policy: &Policy, edge: &Edge, file: &str) -> Result<Vec<(String, Stri
         };
         f.as_ref().map(|v| v.span).unwrap_or(Span::UNKNOWN)
     };
-    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k))))?))).collect()
+    // Values stay raw: the template's `ngx` filter quotes them. `$` would be a variable.
+    out.into_iter().map(|(k, v)| Ok((k.clone(), nginx_quote(&v, &format!("{}edge.headers: {k}", at(file, span_of(&k)))).map(|_| v)?))).collect()
 }
 
-fn cors(policy: &Policy, edge: &Edge, file: &str) -> Result<Option<CorsPlan>> {
+fn cors(policy: &Policy, edge: &Edge) -> Result<Option<CorsPlan>> {
     let Some(c) = edge.cors.as_ref() else { return Ok(None) };
     // One rule for the gateway, the kit and verify (the tenant header on tenant-scoped routes).
     let headers = c.effective_headers(policy);
     let mut origins = Vec::new();
     for o in &c.origins {
-        origins.push(nginx_quote(&o.value, &format!("{}edge.cors.origins", at(file, o.span)))?);
+        origins.push(o.value.clone());
     }
     Ok(Some(CorsPlan {
         origins,
         credentials: c.credentials.value,
-        methods: nginx_quote(&c.methods_or_default().join(", "), "CORS methods")?,
-        headers: nginx_quote(&headers.join(", "), "CORS headers")?,
-        expose: nginx_quote(&c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "), "CORS expose headers")?,
+        methods: c.methods_or_default().join(", "),
+        headers: headers.join(", "),
+        expose: c.expose_headers.iter().map(|h| h.value.as_str()).collect::<Vec<_>>().join(", "),
         max_age: c.max_age(),
     }))
 }
@@ -422,7 +484,7 @@ pub fn nginx_quote(v: &str, what: &str) -> Result<String> {
     if v.contains('$') || v.chars().any(|c| c.is_control()) {
         bail!("{what} {v:?} contains `$` or a control character, which nginx cannot carry in a literal string");
     }
-    Ok(format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+    super::escape::nginx(v)
 }
 
 /// A bare token (host, size): no whitespace, quotes, `;`, braces or `$`.
@@ -454,6 +516,9 @@ mod tests {
     fn quoting_refuses_dollar_and_escapes_quotes() {
         assert!(nginx_quote("a$b", "x").is_err());
         assert_eq!(nginx_quote(r#"a "b" \c"#, "x").unwrap(), r#""a \"b\" \\c""#);
+        assert_eq!(host_port("[::1]", 8443), "[::1]:8443");
+        assert_eq!(host_port("::1", 8443), "[::1]:8443");
+        assert_eq!(host_port("127.0.0.1", 8443), "127.0.0.1:8443");
     }
 
     fn policy(extra_routes: &str) -> Policy {
@@ -494,7 +559,7 @@ mod tests {
         prod.project.environment.value = crate::policy::model::Environment::Production;
         let plan = GatewayPlan::build(&prod, "p.yaml").unwrap().unwrap();
         let hsts = plan.headers.iter().find(|(k, _)| k == "Strict-Transport-Security").map(|(_, v)| v.as_str());
-        assert_eq!(hsts, Some("\"max-age=63072000; includeSubDomains\""));
+        assert_eq!(hsts, Some("max-age=63072000; includeSubDomains"));
     }
 
     #[test]

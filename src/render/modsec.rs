@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::policy::model::{Policy, WafExclusion, WafMode};
 
-use super::{engine, Context, RenderedFile};
+use super::{engine_once, Context, RenderedFile};
 
 /// First id of the rules secctl generates for route exclusions (10000-19999).
 pub const EXCLUSION_ID_BASE: u32 = 10_000;
@@ -50,6 +50,8 @@ pub const CRS_FILES: &[&str] = &[
     "RESPONSE-959-BLOCKING-EVALUATION.conf",
     "RESPONSE-980-CORRELATION.conf",
 ];
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("modsecurity/main.conf", include_str!("../../templates/modsecurity/main.conf.tera")),
@@ -103,7 +105,7 @@ struct Custom {
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let policy = &ctx.loaded.policy;
     let Some(plan) = plan(policy, &ctx.loaded.source.name)? else { return Ok(Vec::new()) };
-    let tera = engine(TEMPLATES)?;
+    let tera = engine_once(&ENGINE, TEMPLATES)?;
     let mut tctx = tera::Context::new();
     tctx.insert("header", &ctx.header("#"));
     tctx.insert("m", &plan);
@@ -123,6 +125,11 @@ fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
     // Methods, media types, the audit log path, exclusion arguments and custom rules are
     // typed values judged by `check` (waf-value-invalid, path-invalid, waf-rule-invalid).
     let types = waf.allowed_content_types_or_default();
+    // Each method and media type is one token inside `setvar:'...'`: no quote may end it
+    // (`check` judged their grammar; this is the second depth).
+    for v in methods.iter().chain(&types) {
+        super::escape::modsec(v, "a WAF method or media type")?;
+    }
     let audit_log = waf.audit_log().to_string();
     let mut route_exclusions = Vec::new();
     let mut next_id = EXCLUSION_ID_BASE;
@@ -152,6 +159,11 @@ fn plan(policy: &Policy, file: &str) -> Result<Option<ModsecPlan>> {
         // Id range, id action and one-line grammar: waf-rule-id-range, waf-rule-id-mismatch, waf-rule-invalid.
         let id = r.id.value;
         let text = r.rule.value.trim();
+        // A rule is one directive on one line: a line break (or a trailing `\` continuation)
+        // would let the policy add `SecRuleEngine Off` after it. `check` refuses it; second depth.
+        if text.chars().any(|c| c.is_control() || super::escape::is_bidi(c) || matches!(c, '\u{2028}' | '\u{2029}')) || text.ends_with('\\') {
+            return Err(super::escape::unsafe_value("ModSecurity", &format!("waf.custom_rules[{id}].rule"), text));
+        }
         custom_rules.push(Custom { id, description: r.description.as_deref().map(one_line), rule: text.to_string() });
     }
     Ok(Some(ModsecPlan {

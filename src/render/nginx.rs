@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use super::gateway::GatewayPlan;
-use super::{engine, Context, RenderedFile};
+use super::{engine_once, Context, RenderedFile};
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("nginx/nginx.conf", include_str!("../../templates/nginx/nginx.conf.tera")),
@@ -19,7 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 /// Renders the nginx files; nothing when the policy has no `edge`.
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let Some(plan) = GatewayPlan::build(&ctx.loaded.policy, &ctx.loaded.source.name)? else { return Ok(Vec::new()) };
-    let tera = engine(TEMPLATES)?;
+    let tera = engine_once(&ENGINE, TEMPLATES)?;
     let mut tctx = tera::Context::new();
     tctx.insert("header", &ctx.header("#"));
     tctx.insert("g", &plan);

@@ -4,6 +4,7 @@
 
 mod ca;
 mod cli;
+mod hostile;
 mod keycloak;
 mod policy;
 mod render_data;

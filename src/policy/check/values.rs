@@ -79,7 +79,7 @@ fn names(cx: &mut Cx) {
 
 fn paths(cx: &mut Cx) {
     let p = cx.policy;
-    let abs_hint = "write an absolute, normalized path of letters, digits and `._-+@%=,:~`, e.g. `/etc/secctl`";
+    let abs_hint = "write an absolute, normalized path of letters, digits and `._-+@%=,:`, e.g. `/etc/secctl`";
     if let Some(d) = &p.deploy {
         for (k, v) in [("config_dir", &d.config_dir), ("pki_dir", &d.pki_dir), ("state_dir", &d.state_dir), ("secrets_dir", &d.secrets_dir)] {
             if let Some(v) = v {
@@ -176,7 +176,7 @@ fn routes(cx: &mut Cx) {
     for (i, r) in p.routes.iter().enumerate() {
         // A path without `/` is `route-path-invalid` from edge.rs already.
         if r.path.value.starts_with('/') {
-            judge(cx, &r.path, format!("routes[{i}].path"), "route-path-invalid", RoutePath::parse(&r.path), "write a literal path of letters, digits and `._~!*+,=:@-`, e.g. `/api/`");
+            judge(cx, &r.path, format!("routes[{i}].path"), "route-path-invalid", RoutePath::parse(&r.path), "write a literal path of letters, digits and `._+,=:@-`, e.g. `/api/`");
         }
         if r.listener() == Listener::Internal && p.edge.is_some() && !internal_listen {
             let span = r.listener.as_ref().map(|l| l.span).unwrap_or(r.path.span);

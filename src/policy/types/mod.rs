@@ -31,7 +31,9 @@ pub fn show(s: &str) -> String {
 
 /// Bidi controls and zero-width characters: they reorder or hide text on screen.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    // Zero-width and bidi controls, and the line/paragraph separators (U+2028/9), which some
+    // targets read as line breaks.
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 macro_rules! string_type {
@@ -74,12 +76,16 @@ fn lower_digit(c: char) -> bool {
 
 string_type! {
     /// A service name: the Compose service, certificate CN, SPIFFE path, Redis user and file
-    /// name. Grammar: `[a-z][a-z0-9_-]*`, at most 63 characters.
+    /// name. Grammar: `[a-z][a-z0-9_-]*`, at most 63 characters, and not `default` (Redis's own
+    /// user, which secctl disables: a service of that name would redefine it).
     ServiceName
 }
 impl ServiceName {
     /// Parses a service name.
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "default" {
+            return Err("service name `default` is reserved: it is Redis's own user, which secctl turns off; choose another name".into());
+        }
         word(s, "service name", 63, |c| c.is_ascii_lowercase(), |c| lower_digit(c) || c == '-' || c == '_', "`[a-z][a-z0-9_-]*` (at most 63)").map(Self)
     }
 }
@@ -136,8 +142,9 @@ impl EnvName {
 }
 
 /// Characters allowed in a path segment (deploy paths, relative dirs, file references).
+/// No `~`: ModSecurity's lexer cuts an `Include` path at `~` (and at `{`, `#`).
 fn path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%' | '=' | ',' | ':' | '~')
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%' | '=' | ',' | ':')
 }
 
 /// Checks the segments of a path; `.` and empty segments are refused, and `..` unless `dotdot`.
@@ -154,7 +161,7 @@ fn segments(full: &str, body: &str, what: &str, dotdot: bool) -> Result<(), Stri
             return Err(format!("{what} `{}` has a `{seg}` segment; write the normalized path", show(s)));
         }
         if let Some(c) = seg.chars().find(|c| !path_char(*c)) {
-            return Err(format!("{what} `{}` contains `{}`; paths use letters, digits and `._-+@%=,:~` only", show(s), show(&c.to_string())));
+            return Err(format!("{what} `{}` contains `{}`; paths use letters, digits and `._-+@%=,:` only", show(s), show(&c.to_string())));
         }
     }
     Ok(())
@@ -162,7 +169,7 @@ fn segments(full: &str, body: &str, what: &str, dotdot: bool) -> Result<(), Stri
 
 string_type! {
     /// An absolute, normalized path on the target host (`deploy.*`, `waf.audit_log`).
-    /// Grammar: `/` followed by segments of `[A-Za-z0-9._+@%=,:~-]`, separated by one `/`; no
+    /// Grammar: `/` followed by segments of `[A-Za-z0-9._+@%=,:-]`, separated by one `/`; no
     /// `.` or `..` segment; one trailing `/` is dropped; at most 1024 bytes. So no whitespace,
     /// control character, `;{}$"'\#` or glob can reach nginx, Redis or Compose.
     AbsPath
@@ -218,7 +225,7 @@ impl LocalPath {
 
 string_type! {
     /// A gateway route path (an nginx `location` and a ModSecurity `@beginsWith`/`@streq`
-    /// argument). Grammar: `/`, then segments of `[A-Za-z0-9._~!*+,=:@-]` separated by one
+    /// argument). Grammar: `/`, then segments of `[A-Za-z0-9._+,=:@-]` separated by one
     /// `/`; a trailing `/` makes it a prefix route, none an exact route; no `.` or `..`
     /// segment, no `%`, at most 1024 bytes. Templates such as `/api/{tenant}/` do not exist: a
     /// route is a literal prefix, and a tenant-scoped route (`tenant_scoped: true`) takes the
@@ -243,8 +250,10 @@ impl RoutePath {
             if seg.is_empty() || seg == "." || seg == ".." {
                 return Err(format!("route path `{}` has an empty, `.` or `..` segment; write the normalized path", show(s)));
             }
-            if let Some(c) = seg.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '!' | '*' | '+' | ',' | '=' | ':' | '@' | '-'))) {
-                return Err(format!("route path `{}` contains `{}`; paths use letters, digits and `._~!*+,=:@-`", show(s), show(&c.to_string())));
+            // No `~`, `!` or `*`: a route path is also a ModSecurity operator argument, where `*`
+            // is a glob and `~`/`!` are not plain tokens.
+            if let Some(c) = seg.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | ',' | '=' | ':' | '@' | '-'))) {
+                return Err(format!("route path `{}` contains `{}`; paths use letters, digits and `._+,=:@-`", show(s), show(&c.to_string())));
             }
         }
         Ok(Self(s.to_string()))

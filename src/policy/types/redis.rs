@@ -9,7 +9,7 @@ pub const CATEGORIES: &[&str] = &[
 
 /// A key or channel glob (`jobs:*`), written into an ACL line as one token (`~jobs:*`,
 /// `%R~jobs:*`, `&events:*`). Grammar: 1-512 printable ASCII characters (`!` to `~`) except
-/// `"` and `'`: no whitespace or control character can split the ACL line, so
+/// `"`, `'` and `\`: no whitespace or control character can split the ACL line, so
 /// `api (~* &* +@all)` can never add rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisPattern(String);
@@ -23,8 +23,8 @@ impl RedisPattern {
         if p.len() > 512 {
             return Err("is longer than 512 characters");
         }
-        if p.chars().any(|c| !('!'..='~').contains(&c) || c == '"' || c == '\'') {
-            return Err("contains whitespace, a quote or a control character, which would split or corrupt the ACL line");
+        if p.chars().any(|c| !('!'..='~').contains(&c) || c == '"' || c == '\'' || c == '\\') {
+            return Err("contains whitespace, a quote, a backslash or a control character, which would split or corrupt the ACL line");
         }
         Ok(Self(p.to_string()))
     }

@@ -21,6 +21,11 @@ pub const RENDER_VAR: &str = "${SECCTL_RENDER_DIR:-./generated}";
 /// Redis secrets on the host (`redis.secrets_dir`).
 pub const REDIS_SECRETS_VAR: &str = "${SECCTL_REDIS_SECRETS_DIR:-./secrets/redis}";
 
+/// A policy value as a Compose string: `$` would start a variable, `$$` is a literal `$`.
+pub fn lit(v: &str) -> String {
+    v.replace('$', "$$")
+}
+
 /// Writable paths per kind (everything else is a read-only root filesystem).
 fn tmpfs_for(kind: ServiceKind) -> Vec<&'static str> {
     match kind {
@@ -94,10 +99,11 @@ impl ComposePlan {
     /// Builds the plan from the policy.
     pub fn from_policy(policy: &Policy) -> ComposePlan {
         let paths = policy.deploy_paths();
-        let pki = paths.pki_dir.trim_end_matches('/').to_string();
-        let cfg = paths.config_dir.trim_end_matches('/').to_string();
-        let sec = paths.secrets_dir.trim_end_matches('/').to_string();
-        let state = paths.state_dir.trim_end_matches('/').to_string();
+        // Compose interpolates `$` in every value: policy text is escaped as `$$`.
+        let pki = lit(paths.pki_dir.trim_end_matches('/'));
+        let cfg = lit(paths.config_dir.trim_end_matches('/'));
+        let sec = lit(paths.secrets_dir.trim_end_matches('/'));
+        let state = lit(paths.state_dir.trim_end_matches('/'));
         let mut plan = ComposePlan {
             gateway: policy.edge.as_ref().map(|e| e.gateway.value.clone()),
             ..Default::default()
@@ -139,8 +145,8 @@ impl ComposePlan {
             let aliases: Vec<String> = s
                 .dns_names
                 .iter()
-                .map(|d| d.value.clone())
-                .filter(|d| d != "localhost")
+                .filter(|d| d.value != "localhost")
+                .map(|d| lit(&d.value))
                 .collect();
             for z in &member[name] {
                 plan.networks
@@ -154,8 +160,8 @@ impl ComposePlan {
                 .collect();
             // The rendered nginx.conf keeps its pid file, temp dirs and logs in the deploy
             // state dir; under a read-only root filesystem that must be writable too.
-            if s.kind.value == ServiceKind::Gateway && !sp.tmpfs.contains(&paths.state_dir) {
-                sp.tmpfs.push(paths.state_dir.clone());
+            if s.kind.value == ServiceKind::Gateway && !sp.tmpfs.contains(&lit(&paths.state_dir)) {
+                sp.tmpfs.push(lit(&paths.state_dir));
             }
             let mut add_secret =
                 |sp: &mut ServicePlan, name: String, host: String, target: String| {
@@ -166,10 +172,11 @@ impl ComposePlan {
                     });
                 };
             let role = s.mtls_role();
+            let name_lit = lit(name);
             let svc_dir = |f: &str| {
                 (
-                    format!("{PKI_VAR}/services/{name}/{f}"),
-                    format!("{pki}/services/{name}/{f}"),
+                    format!("{PKI_VAR}/services/{name_lit}/{f}"),
+                    format!("{pki}/services/{name_lit}/{f}"),
                 )
             };
             if role.is_server() {
@@ -219,7 +226,7 @@ impl ComposePlan {
                 plan.volumes.insert("gateway-state".into());
             }
             if redis_users.contains(name) {
-                let f = redis_secrets::password_file(name);
+                let f = lit(&redis_secrets::password_file(name));
                 add_secret(
                     &mut sp,
                     f.clone(),

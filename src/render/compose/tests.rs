@@ -104,12 +104,13 @@ fn override_passes_own_checks_and_is_deterministic() {
     );
 }
 
-/// Each check must fire on a file that breaks it.
-fn codes_after(edit: impl Fn(&str) -> String) -> Vec<String> {
+/// Each check must fire on a file that breaks it. The override is serde output, so the
+/// breakage is made on the parsed document (as a hand edit would, in any YAML spelling).
+fn codes_after(edit: impl Fn(&mut serde_json::Value)) -> Vec<String> {
     let l = reference();
     let plan = ComposePlan::from_policy(&l.policy);
-    let text = edit(&rendered());
-    let doc = check::parse(&text).unwrap();
+    let mut doc = check::parse(&rendered()).unwrap();
+    edit(&mut doc);
     check::check("x.yml", &doc, Some(&expectations(&plan)))
         .into_iter()
         .map(|d| d.code)
@@ -118,73 +119,60 @@ fn codes_after(edit: impl Fn(&str) -> String) -> Vec<String> {
 
 #[test]
 fn each_check_fires() {
-    let once = |from: &str, to: &str| {
-        let (from, to) = (from.to_string(), to.to_string());
-        move |t: &str| {
-            assert!(t.contains(&from), "fixture lacks {from:?}");
-            t.replacen(&from, &to, 1)
-        }
-    };
-    assert_eq!(codes_after(|t| t.to_string()), Vec::<String>::new());
+    use serde_json::{Value, json};
+    fn at<'a>(doc: &'a mut Value, ptr: &str) -> &'a mut Value {
+        doc.pointer_mut(ptr).unwrap_or_else(|| panic!("fixture lacks {ptr}"))
+    }
+    fn rename(doc: &mut Value, map: &str, from: &str, to: &str) {
+        let m = at(doc, map).as_object_mut().unwrap();
+        let v = m.remove(from).unwrap_or_else(|| panic!("fixture lacks {map}/{from}"));
+        m.insert(to.into(), v);
+    }
+    assert_eq!(codes_after(|_| {}), Vec::<String>::new());
     assert_eq!(
-        codes_after(once("    internal: true\n", "    internal: \"true\"\n")),
+        codes_after(|d| *at(d, "/networks/data/internal") = json!("true")),
         ["compose-string-boolean", "compose-network-not-internal"]
     );
     assert_eq!(
-        codes_after(once(
-            "  data:\n    internal: true\n",
-            "  dta:\n    internal: true\n"
-        ))
-        .iter()
-        .filter(|c| *c == "compose-undefined-network")
-        .count(),
+        codes_after(|d| rename(d, "/networks", "data", "dta"))
+            .iter()
+            .filter(|c| *c == "compose-undefined-network")
+            .count(),
         4,
         "backend, ai, worker and redis"
     );
     assert_eq!(
-        codes_after(once(
-            "  redis_users_acl:\n    file:",
-            "  redis_users_acl_typo:\n    file:"
-        )),
+        codes_after(|d| rename(d, "/secrets", "redis_users_acl", "redis_users_acl_typo")),
         ["compose-undefined-secret"]
     );
     assert_eq!(
-        codes_after(once("  keycloak-data: {}\n", "")),
+        codes_after(|d| {
+            at(d, "/volumes").as_object_mut().unwrap().remove("keycloak-data").unwrap();
+        }),
         ["compose-undefined-volume"]
     );
     assert_eq!(
-        codes_after(once(
-            "  redis:\n    read_only: true\n",
-            "  redis:\n    read_only: \"yes\"\n"
-        )),
+        codes_after(|d| *at(d, "/services/redis/read_only") = json!("yes")),
         ["compose-string-boolean", "compose-missing-hardening"]
     );
     assert_eq!(
-        codes_after(once(
-            "  redis:\n    read_only: true\n",
-            "  redis:\n    ports: [\"6379:6379\"]\n    read_only: true\n"
-        )),
+        codes_after(|d| {
+            at(d, "/services/redis").as_object_mut().unwrap().insert("ports".into(), json!(["6379:6379"]));
+        }),
         ["compose-unexpected-ports"]
     );
     assert_eq!(
-        codes_after(once(
-            "  redis:\n    read_only: true\n    cap_drop: [\"ALL\"]\n",
-            "  redis:\n    read_only: true\n    cap_drop: [\"NET_RAW\"]\n"
-        )),
+        codes_after(|d| *at(d, "/services/redis/cap_drop") = json!(["NET_RAW"])),
         ["compose-missing-hardening"]
     );
     assert_eq!(
-        codes_after(once(
-            "  logs:\n    internal: true\n",
-            "  logs:\n    internal: false\n"
-        )),
+        codes_after(|d| *at(d, "/networks/logs/internal") = json!(false)),
         ["compose-network-not-internal"]
     );
     assert_eq!(
-        codes_after(once(
-            "      data:\n        aliases: [\"redis.acme.internal\"]\n",
-            "      data:\n        aliases: [\"redis.acme.internal\"]\n      app: {}\n"
-        )),
+        codes_after(|d| {
+            at(d, "/services/redis/networks").as_object_mut().unwrap().insert("app".into(), json!({}));
+        }),
         ["compose-unexpected-network"]
     );
 }

@@ -76,6 +76,28 @@ pub struct AclPlan {
     pub users: Vec<AclUser>,
 }
 
+impl AclPlan {
+    /// Refuses, as a secctl bug, any token an ACL line cannot carry (ACL lines are split on
+    /// spaces and cannot quote) and any user name that would leave the secrets directory as a
+    /// file name. `check` refuses these with a code; this is the second depth.
+    pub fn ensure_safe(&self) -> anyhow::Result<()> {
+        use crate::render::escape::{acl_token, path_segment};
+        for u in &self.users {
+            // `default` is Redis's own user, which secctl disables: a service of that name
+            // would redefine it (Redis 7.0 aborts on the duplicate; a later version may not).
+            if u.name == "default" {
+                return Err(crate::render::escape::unsafe_value("a Redis ACL", "the Redis user name (reserved by Redis)", &u.name));
+            }
+            acl_token(&u.name, "the Redis user name")?;
+            path_segment(&u.name, "the Redis user name")?;
+            for t in u.keys.iter().chain(&u.read_keys).chain(&u.write_keys).chain(&u.channels).chain(&u.commands) {
+                acl_token(t, &format!("a rule of Redis user {}", u.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Builds the ACL plan from a policy `check` accepted (`None` without a `redis` section).
 /// Patterns, command rules and error-queue privacy were judged there (`policy::check::redis`),
 /// so this only lays out users and their rules.

@@ -11,10 +11,12 @@ use crate::diag::Diagnostic;
 use crate::exit::Fail;
 use crate::policy::model::TlsProfile;
 
-use super::{Context, RenderedFile, engine};
+use super::{Context, RenderedFile, engine_once};
 
 pub mod acl;
 pub mod secrets;
+
+static ENGINE: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -40,6 +42,9 @@ struct UserView {
 /// Renders the Redis files for a policy (none when the policy has no `redis` section).
 pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let Some(plan) = acl::plan(ctx.valid) else { return Ok(Vec::new()) };
+    // Second depth: tokens an ACL line cannot carry, and a secrets path with NUL or `..`.
+    plan.ensure_safe()?;
+    super::escape::host_path(&secrets::host_dir(ctx.loaded), "redis.secrets_dir")?;
     let policy = ctx.valid.policy();
     // `check` refuses a `redis.service` that is not a Redis service with `listen` (redis-service-invalid).
     let Some(listen) = policy.service(&plan.service).and_then(|s| s.listen.as_ref()) else { return Ok(Vec::new()) };
@@ -59,7 +64,11 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
     let bind = crate::policy::types::Host::parse(&listen.host.value).map(|h| h.to_string()).unwrap_or_else(|_| listen.host.value.clone());
     c.insert("bind", &bind);
     c.insert("port", &listen.port.value);
-    c.insert("pki_dir", paths.pki_dir.trim_end_matches('/'));
+    let pki = paths.pki_dir.trim_end_matches('/');
+    // Full paths here, so the template quotes each as one redis.conf argument.
+    c.insert("cert_file", &format!("{pki}/services/{}/server-fullchain.crt", plan.service));
+    c.insert("key_file", &format!("{pki}/services/{}/server.key", plan.service));
+    c.insert("ca_file", &format!("{pki}/ca/chain.crt"));
     c.insert(
         "acl_file",
         &format!(
@@ -86,7 +95,7 @@ pub fn render(ctx: &Context) -> Result<Vec<RenderedFile>> {
         .collect();
     c.insert("users", &users);
     c.insert("header", &ctx.header("#"));
-    let t = engine(TEMPLATES)?;
+    let t = engine_once(&ENGINE, TEMPLATES)?;
     Ok(vec![
         RenderedFile {
             path: "redis/redis.conf".into(),

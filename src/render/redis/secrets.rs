@@ -64,6 +64,8 @@ pub struct Provisioned {
 
 /// Creates missing password files and (re)writes the deploy-time ACL. Existing passwords are never replaced.
 pub fn provision(loaded: &LoadedPolicy, plan: &AclPlan) -> Result<Provisioned> {
+    // Before anything is written: a user name is a file name here.
+    plan.ensure_safe()?;
     let dir = host_dir(loaded);
     let mut passwords = BTreeMap::new();
     let (mut created, mut kept) = (Vec::new(), Vec::new());

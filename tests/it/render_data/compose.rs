@@ -177,27 +177,33 @@ fn base_file_that_publishes_or_joins_networks_fails_the_merged_check() {
     );
 }
 
+/// Rewrites the rendered override (serde output) through its parsed document, as a hand
+/// edit would; returns the new text.
+fn edit_override(over: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let text = std::fs::read_to_string(over).unwrap();
+    let mut doc = check::parse(&text).unwrap();
+    edit(&mut doc);
+    let broken = serde_json::to_string_pretty(&doc).unwrap();
+    assert_ne!(check::parse(&broken).unwrap(), check::parse(&text).unwrap());
+    std::fs::write(over, &broken).unwrap();
+    broken
+}
+
 #[test]
 fn undefined_references_pass_docker_compose_but_not_secctl() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     reference_out(&out);
     let over = out.join(compose::OVERRIDE_PATH);
-    let text = std::fs::read_to_string(&over).unwrap();
     // A typo in a network membership and a secret that is never defined.
-    let broken = text
-        .replacen(
-            "      data:\n        aliases: [\"redis.acme.internal\"]",
-            "      dta:\n        aliases: [\"redis.acme.internal\"]",
-            1,
-        )
-        .replacen(
-            "- { source: redis_users_acl,",
-            "- { source: redis_users_acl_old,",
-            1,
-        );
-    assert_ne!(broken, text);
-    std::fs::write(&over, &broken).unwrap();
+    let broken = edit_override(&over, |d| {
+        let nets = d.pointer_mut("/services/redis/networks").unwrap().as_object_mut().unwrap();
+        let data = nets.remove("data").expect("redis is on the data network");
+        nets.insert("dta".into(), data);
+        let secrets = d.pointer_mut("/services/redis/secrets").unwrap().as_array_mut().unwrap();
+        let acl = secrets.iter_mut().find(|m| m["source"] == "redis_users_acl").expect("redis mounts its ACL");
+        acl["source"] = "redis_users_acl_old".into();
+    });
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose/docker-compose.yml");
     let (ok, _merged, err) = compose_config(&base, &over, dir.path());
     assert!(
@@ -220,12 +226,7 @@ fn string_boolean_is_rejected_by_docker_compose_and_secctl() {
     let out = dir.path().join("out");
     reference_out(&out);
     let over = out.join(compose::OVERRIDE_PATH);
-    let broken = std::fs::read_to_string(&over).unwrap().replacen(
-        "    internal: true\n",
-        "    internal: \"maybe\"\n",
-        1,
-    );
-    std::fs::write(&over, &broken).unwrap();
+    let broken = edit_override(&over, |d| d["networks"]["data"]["internal"] = "maybe".into());
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose/docker-compose.yml");
     let (ok, _, err) = compose_config(&base, &over, dir.path());
     assert!(!ok && err.contains("maybe"), "{err}");

@@ -82,7 +82,7 @@ fn table() -> Vec<(&'static str, &'static [&'static str], Mutation)> {
         ("X-Frame-Options dropped on /healthz", &["headers.security"], |s| headers_in(s, "location = /healthz {", |t| drop_lines(t, "X-Frame-Options"))),
         ("server_tokens on", &["headers.server-version"], |s| replace(s, &s.gateway_conf(), "server_tokens off;", "server_tokens on;")),
         ("headers without `always` on /ai/", &["headers.on-429"], |s| headers_in(s, "location /ai/ {", |t| t.replace(" always;", ";"))),
-        ("an allowed origin dropped from the map", &["cors.allowed-origin"], |s| replace(s, &s.gateway_conf(), "\"http://localhost:5173\" $http_origin;", "")),
+        ("an allowed origin dropped from the map", &["cors.allowed-origin"], |s| replace(s, &s.gateway_conf(), "http://localhost:5173 $http_origin;", "")),
         ("a foreign origin reflected", &["cors.denied-origin"], |s| replace(s, &s.gateway_conf(), "map $http_origin $cors_allow_origin {", "map $http_origin $cors_allow_origin {\n        \"null\" $http_origin;")),
         ("another preflight max-age", &["cors.preflight"], |s| {
             let conf = s.gateway_conf();
