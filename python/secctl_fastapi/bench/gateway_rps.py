@@ -16,7 +16,7 @@ but never bind; the shipped policy is not changed. Then: `secctl certs issue`, `
 (rendered), and the backend under `python -m secctl_fastapi.serve` (mTLS, CRL), in turn:
 
   kit    examples.stack.backend:app: the reference backend, kit installed (mTLS peer, JWT, RBAC, tenant,
-         GCRA limiter per user and per IP via EVALSHA, audit)
+         GCRA limiter per user and per IP in one EVALSHA; audit only on denies and admin operations)
   plain  bench/plain_backend.py: the same handler and transport, without the kit
 
 Every measured request is `GET /api/tenants/tenant-a/items` as alice (analyst, tenant-a) with a real
