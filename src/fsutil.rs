@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -65,6 +65,19 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// The outermost directory `create_dir_all(dir)` would create, if any: what a refused or failed
+/// run must remove to leave the tree as it found it (the CA store and `render` both use it).
+pub fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut top = None;
+    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if a.exists() {
+            break;
+        }
+        top = Some(a.to_path_buf());
+    }
+    top
 }
 
 #[cfg(test)]

@@ -62,18 +62,6 @@ impl Drop for Created {
     }
 }
 
-/// The first directory `create_dir_all(dir)` would create, if any.
-fn first_missing(dir: &Path) -> Option<PathBuf> {
-    let mut top = None;
-    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        if a.exists() {
-            break;
-        }
-        top = Some(a.to_path_buf());
-    }
-    top
-}
-
 /// Opens and locks `path`, creating it when missing. Because an unsuccessful first run deletes the
 /// lock file it created, a waiter may end up holding a lock on an unlinked file: it then retries on
 /// the file now at `path`, so two writers never both believe they hold the lock.
@@ -117,7 +105,7 @@ impl Store {
             if !create {
                 bail!("there is no PKI directory at {}: run `secctl certs issue` (or `secctl certs init`) first, or pass --pki-dir", dir.display());
             }
-            created_dir = first_missing(dir);
+            created_dir = crate::fsutil::first_missing(dir);
             fs::create_dir_all(dir).with_context(|| format!("cannot create the PKI directory {}", dir.display()))?;
         }
         // From here on, a failure removes what was created (see `Created`).

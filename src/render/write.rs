@@ -138,7 +138,7 @@ pub fn write(out: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
     let parent = parent_of(out);
     // Parents are created only now that every refusal has been decided, and removed again when
     // the write fails: a refused or failed render leaves no directory behind.
-    let new_parent = first_missing(&parent);
+    let new_parent = crate::fsutil::first_missing(&parent);
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let result = swap_in(out, &parent, files);
     if result.is_err()
@@ -147,18 +147,6 @@ pub fn write(out: &Path, files: &BTreeMap<String, RenderedFile>) -> Result<()> {
         let _ = fs::remove_dir_all(top);
     }
     result
-}
-
-/// The outermost directory `create_dir_all(dir)` would create, if any.
-fn first_missing(dir: &Path) -> Option<PathBuf> {
-    let mut top = None;
-    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        if a.exists() {
-            break;
-        }
-        top = Some(a.to_path_buf());
-    }
-    top
 }
 
 /// Renders into a temporary directory beside `out` and swaps it in (see the module docs).
